@@ -1,0 +1,293 @@
+//! The TOML schema: plain serde structs, one per section, with `deny_unknown_fields`.
+//!
+//! Layers merge in a fixed order: the file, then `--set key.path=value` overrides. The
+//! result is checked by [`Config::validate`], whose errors name the offending key.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{GeluKind, GptConfig, PositionKind};
+
+/// A whole run configuration, as written in a TOML file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[model]`: the architecture.
+    pub model: ModelSection,
+    /// `[data]`: the corpus and its tokenizer.
+    pub data: DataSection,
+    /// `[optimizer]`: AdamW and gradient clipping.
+    pub optimizer: OptimizerSection,
+    /// `[schedule]`: linear warmup then cosine decay.
+    pub schedule: ScheduleSection,
+    /// `[training]`: batches, steps, logging and evaluation.
+    pub training: TrainingSection,
+}
+
+/// `[model]`: the GPT architecture.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    /// Vocabulary size; when absent it is taken from the tokenizer. When present it must
+    /// be at least the tokenizer's size.
+    pub vocab_size: Option<usize>,
+    /// Longest context the model sees (tokens).
+    pub block_size: usize,
+    /// Width of the residual stream.
+    pub d_model: usize,
+    /// Number of transformer blocks.
+    pub n_layers: usize,
+    /// Attention heads per block; must divide `d_model`.
+    pub n_heads: usize,
+    /// Hidden width of the MLP (GPT-2 uses `4 * d_model`).
+    pub d_ff: usize,
+    /// Dropout probability on attention weights and residual branches.
+    pub dropout: f64,
+    /// Biases in every Linear layer.
+    pub bias: bool,
+    /// Tie the output projection to the token embedding.
+    pub tie_embeddings: bool,
+    /// `"learned"` (GPT-2) or `"sinusoidal"` (parameter-free) positions.
+    pub positions: PositionKind,
+    /// `"exact"` (erf) or `"tanh"` (GPT-2's approximation) GELU.
+    pub gelu: GeluKind,
+    /// Epsilon of every LayerNorm.
+    pub layer_norm_eps: f64,
+}
+
+/// `[data]`: where the text is and how it is tokenized.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    /// Path of the training text (relative paths are relative to the working directory).
+    pub path: PathBuf,
+    /// `"char"`: one token per character of the corpus.
+    pub tokenizer: TokenizerKind,
+    /// Fraction of the corpus used for training; the rest is the validation split.
+    pub train_fraction: f64,
+}
+
+/// Which tokenizer turns text into ids.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenizerKind {
+    /// One token per distinct character of the corpus.
+    Char,
+}
+
+/// `[optimizer]`: AdamW and clipping.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerSection {
+    /// Peak learning rate (reached at the end of warmup).
+    pub lr: f64,
+    /// AdamW first-moment decay.
+    pub beta1: f64,
+    /// AdamW second-moment decay.
+    pub beta2: f64,
+    /// AdamW epsilon, added to `sqrt(v_hat)`.
+    pub eps: f64,
+    /// Decoupled weight decay coefficient.
+    pub weight_decay: f64,
+    /// `false` (GPT-2 practice): decay matrices and embeddings only, not biases or LayerNorm.
+    /// `true`: decay every parameter, as the spec's reference code does.
+    pub decay_all: bool,
+    /// Global gradient-norm clipping threshold; `0` disables clipping.
+    pub grad_clip: f64,
+}
+
+/// `[schedule]`: linear warmup to `optimizer.lr`, then cosine decay to `min_lr`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSection {
+    /// Steps of linear warmup from 0 to `optimizer.lr`.
+    pub warmup_steps: usize,
+    /// Learning rate at the end of the cosine (and after it).
+    pub min_lr: f64,
+}
+
+/// `[training]`: the loop.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSection {
+    /// Sequences per batch.
+    pub batch_size: usize,
+    /// Optimizer steps to run; also the schedule's `total_steps`.
+    pub max_steps: usize,
+    /// Print a log line every this many steps.
+    pub log_every: usize,
+    /// Evaluate on the validation split every this many steps (and at the end).
+    pub eval_every: usize,
+    /// Batches averaged for each validation loss.
+    pub eval_batches: usize,
+    /// Seed of every RNG: initialisation, batching, dropout.
+    pub seed: u64,
+    /// Directory under which the run directory `<out_dir>/<run_name>` is created.
+    pub out_dir: PathBuf,
+    /// Name of the run directory; defaults to the config file's stem.
+    pub run_name: Option<String>,
+}
+
+impl Config {
+    /// Reads `path`, applies `overrides` (`key.path=value`), parses and validates.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let mut table: toml::Table = toml::from_str(&text)
+            .with_context(|| format!("{}: not valid TOML", path.display()))?;
+        for item in overrides {
+            apply_override(&mut table, item)
+                .with_context(|| format!("bad override --set {item}"))?;
+        }
+        let mut config: Config = serde_path_to_error::deserialize(table).map_err(|e| {
+            anyhow::anyhow!("{}: key `{}`: {}", path.display(), e.path(), e.inner())
+        })?;
+        if config.training.run_name.is_none() {
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+            config.training.run_name = Some(stem.unwrap_or_else(|| "run".to_string()));
+        }
+        config
+            .validate()
+            .with_context(|| format!("{}: invalid configuration", path.display()))?;
+        Ok(config)
+    }
+
+    /// Rejects impossible values; every message names the key.
+    pub fn validate(&self) -> Result<()> {
+        let m = &self.model;
+        positive("model.block_size", m.block_size)?;
+        positive("model.d_model", m.d_model)?;
+        positive("model.n_layers", m.n_layers)?;
+        positive("model.n_heads", m.n_heads)?;
+        positive("model.d_ff", m.d_ff)?;
+        if m.d_model % m.n_heads != 0 {
+            bail!(
+                "model.d_model = {} is not divisible by model.n_heads = {}",
+                m.d_model,
+                m.n_heads
+            );
+        }
+        if let Some(v) = m.vocab_size {
+            positive("model.vocab_size", v)?;
+        }
+        if !(0.0..1.0).contains(&m.dropout) {
+            bail!("model.dropout = {} must be in [0, 1)", m.dropout);
+        }
+        if !(m.layer_norm_eps > 0.0) {
+            bail!("model.layer_norm_eps = {} must be > 0", m.layer_norm_eps);
+        }
+        let d = &self.data;
+        if !d.path.is_file() {
+            bail!("data.path: data file {} does not exist", d.path.display());
+        }
+        if !(d.train_fraction > 0.0 && d.train_fraction < 1.0) {
+            bail!("data.train_fraction = {} must be in (0, 1)", d.train_fraction);
+        }
+        let o = &self.optimizer;
+        if !(o.lr > 0.0) {
+            bail!("optimizer.lr = {} must be > 0", o.lr);
+        }
+        for (key, beta) in [("optimizer.beta1", o.beta1), ("optimizer.beta2", o.beta2)] {
+            if !(0.0..1.0).contains(&beta) {
+                bail!("{key} = {beta} must be in [0, 1)");
+            }
+        }
+        if !(o.eps > 0.0) {
+            bail!("optimizer.eps = {} must be > 0", o.eps);
+        }
+        if !(o.weight_decay >= 0.0) {
+            bail!("optimizer.weight_decay = {} must be >= 0", o.weight_decay);
+        }
+        if !(o.grad_clip >= 0.0) {
+            bail!("optimizer.grad_clip = {} must be >= 0 (0 disables clipping)", o.grad_clip);
+        }
+        let s = &self.schedule;
+        if !(s.min_lr >= 0.0 && s.min_lr <= o.lr) {
+            bail!("schedule.min_lr = {} must be in [0, optimizer.lr = {}]", s.min_lr, o.lr);
+        }
+        let t = &self.training;
+        positive("training.batch_size", t.batch_size)?;
+        positive("training.max_steps", t.max_steps)?;
+        positive("training.log_every", t.log_every)?;
+        positive("training.eval_every", t.eval_every)?;
+        positive("training.eval_batches", t.eval_batches)?;
+        if s.warmup_steps > t.max_steps {
+            bail!(
+                "schedule.warmup_steps = {} exceeds the total steps (training.max_steps = {})",
+                s.warmup_steps,
+                t.max_steps
+            );
+        }
+        Ok(())
+    }
+
+    /// The model architecture for a tokenizer of `tokenizer_vocab` symbols.
+    pub fn gpt_config(&self, tokenizer_vocab: usize) -> Result<GptConfig> {
+        let m = &self.model;
+        let vocab_size = match m.vocab_size {
+            None => tokenizer_vocab,
+            Some(v) if v >= tokenizer_vocab => v,
+            Some(v) => bail!(
+                "model.vocab_size = {v} is smaller than the tokenizer's vocabulary ({tokenizer_vocab} symbols)"
+            ),
+        };
+        Ok(GptConfig {
+            vocab_size,
+            block_size: m.block_size,
+            d_model: m.d_model,
+            n_layers: m.n_layers,
+            n_heads: m.n_heads,
+            d_ff: m.d_ff,
+            dropout: m.dropout,
+            bias: m.bias,
+            tie_embeddings: m.tie_embeddings,
+            positions: m.positions,
+            gelu: m.gelu,
+            layer_norm_eps: m.layer_norm_eps,
+        })
+    }
+
+    /// The run directory `<out_dir>/<run_name>`.
+    pub fn run_dir(&self) -> PathBuf {
+        let name = self.training.run_name.as_deref().unwrap_or("run");
+        self.training.out_dir.join(name)
+    }
+}
+
+fn positive(key: &str, value: usize) -> Result<()> {
+    if value == 0 {
+        bail!("{key} must be > 0");
+    }
+    Ok(())
+}
+
+/// Applies one `section.key=value` override; `value` is parsed as a TOML value
+/// (`3`, `1e-3`, `true`, `"text"`), and a bare word that is not one is taken as a string.
+fn apply_override(table: &mut toml::Table, item: &str) -> Result<()> {
+    let (path, raw) = item
+        .split_once('=')
+        .with_context(|| "expected key.path=value".to_string())?;
+    let keys: Vec<&str> = path.trim().split('.').collect();
+    let value = parse_value(raw.trim());
+    let (last, parents) = keys.split_last().context("empty key")?;
+    let mut node = table;
+    for key in parents {
+        node = node
+            .entry(key.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .with_context(|| format!("`{key}` in `{path}` is not a section"))?;
+    }
+    node.insert(last.to_string(), value);
+    Ok(())
+}
+
+fn parse_value(raw: &str) -> toml::Value {
+    let wrapped = format!("v = {raw}");
+    match toml::from_str::<toml::Table>(&wrapped) {
+        Ok(mut t) => t.remove("v").unwrap_or(toml::Value::String(raw.to_string())),
+        Err(_) => toml::Value::String(raw.to_string()),
+    }
+}

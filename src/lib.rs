@@ -1,0 +1,14 @@
+//! burngpt: pretrain GPT language models on Burn.
+//!
+//! A TOML [`config::Config`] describes the model, the data, the optimizer, the schedule and
+//! the loop; [`train::train`] runs it on any `B: AutodiffBackend`. The binary picks the
+//! backend through cargo features (see [`backend`]).
+
+pub mod backend;
+pub mod checkpoint;
+pub mod cli;
+pub mod config;
+pub mod data;
+pub mod model;
+pub mod seed;
+pub mod train;

@@ -1,0 +1,112 @@
+//! Multi-head causal self-attention with one fused `c_attn` projection.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, Linear};
+use burn::tensor::activation::softmax;
+use burn::tensor::backend::Backend;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Bool, Tensor};
+
+use super::init::{linear, INIT_STD};
+
+/// Configuration of [`CausalSelfAttention`].
+#[derive(Config, Debug)]
+pub struct CausalSelfAttentionConfig {
+    /// Width of the residual stream.
+    pub d_model: usize,
+    /// Number of heads; divides `d_model`.
+    pub n_heads: usize,
+    /// Biases in `c_attn` and `c_proj`.
+    pub bias: bool,
+    /// Dropout on the attention weights and on the output.
+    pub dropout: f64,
+    /// Standard deviation of the residual projection `c_proj` (GPT-2: 0.02 / sqrt(2 n_layers)).
+    pub proj_std: f64,
+}
+
+/// `softmax(q k^T / sqrt(head_dim) + causal mask) v` over `n_heads` heads.
+#[derive(Module, Debug)]
+pub struct CausalSelfAttention<B: Backend> {
+    /// Fused query/key/value projection, `[d_model, 3 * d_model]`.
+    pub c_attn: Linear<B>,
+    /// Output projection, `[d_model, d_model]`.
+    pub c_proj: Linear<B>,
+    attn_drop: Dropout,
+    resid_drop: Dropout,
+    n_heads: usize,
+}
+
+impl CausalSelfAttentionConfig {
+    /// Builds the module with GPT-2 initialisation.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> CausalSelfAttention<B> {
+        CausalSelfAttention {
+            c_attn: linear(self.d_model, 3 * self.d_model, self.bias, INIT_STD, device),
+            c_proj: linear(self.d_model, self.d_model, self.bias, self.proj_std, device),
+            attn_drop: DropoutConfig::new(self.dropout).init(),
+            resid_drop: DropoutConfig::new(self.dropout).init(),
+            n_heads: self.n_heads,
+        }
+    }
+}
+
+impl<B: Backend> CausalSelfAttention<B> {
+    /// # Shapes
+    /// `x: [batch, seq_len, d_model]` -> `[batch, seq_len, d_model]`
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let [batch, seq_len, d_model] = x.dims();
+        let head_dim = d_model / self.n_heads;
+        let qkv = self.c_attn.forward(x); // [batch, seq_len, 3 * d_model]
+        let mut parts = qkv
+            .reshape([batch, seq_len, 3, self.n_heads, head_dim])
+            .permute([2, 0, 3, 1, 4]) // [3, batch, n_heads, seq_len, head_dim]
+            .chunk(3, 0)
+            .into_iter()
+            .map(|t| t.squeeze_dim::<4>(0)); // [batch, n_heads, seq_len, head_dim]
+        let (q, k, v) = match (parts.next(), parts.next(), parts.next()) {
+            (Some(q), Some(k), Some(v)) => (q, k, v),
+            _ => unreachable!("chunk(3) of a dimension of size 3 gives 3 parts"),
+        };
+        let y = if self.attn_drop.prob > 0.0 && B::ad_enabled(&q.device()) {
+            self.attention_with_dropout(q, k, v)
+        } else {
+            causal_attention(q, k, v)
+        };
+        let y = y.swap_dims(1, 2).reshape([batch, seq_len, d_model]);
+        self.resid_drop.forward(self.c_proj.forward(y))
+    }
+
+    /// The explicit form, used in training when attention dropout is on (the fused op has
+    /// no dropout).
+    fn attention_with_dropout(&self, q: Tensor<B, 4>, k: Tensor<B, 4>, v: Tensor<B, 4>) -> Tensor<B, 4> {
+        let probs = causal_attention_probs(q, k);
+        self.attn_drop.forward(probs).matmul(v)
+    }
+}
+
+/// Causal scaled dot-product attention through Burn's fused op.
+///
+/// # Shapes
+/// `q, k, v: [batch, n_heads, seq_len, head_dim]` -> `[batch, n_heads, seq_len, head_dim]`
+pub fn causal_attention<B: Backend>(q: Tensor<B, 4>, k: Tensor<B, 4>, v: Tensor<B, 4>) -> Tensor<B, 4> {
+    let options = AttentionModuleOptions { scale: None, softcap: None, is_causal: true };
+    attention(q, k, v, None, None, options)
+}
+
+/// The attention weights `softmax(q k^T / sqrt(head_dim))` with future positions masked.
+///
+/// # Shapes
+/// `q: [batch, n_heads, seq_q, head_dim]`, `k: [batch, n_heads, seq_k, head_dim]`
+/// -> `[batch, n_heads, seq_q, seq_k]`; query `i` sits at position `seq_k - seq_q + i`.
+pub fn causal_attention_probs<B: Backend>(q: Tensor<B, 4>, k: Tensor<B, 4>) -> Tensor<B, 4> {
+    let [batch, n_heads, seq_q, head_dim] = q.dims();
+    let seq_k = k.dims()[2];
+    let scale = 1.0 / (head_dim as f64).sqrt();
+    let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale);
+    let offset = (seq_k - seq_q) as i64;
+    let future = Tensor::<B, 2, Bool>::tril_mask([seq_q, seq_k], offset, &scores.device())
+        .unsqueeze::<4>()
+        .expand([batch, n_heads, seq_q, seq_k]);
+    softmax(scores.mask_fill(future, f32::NEG_INFINITY), 3)
+}

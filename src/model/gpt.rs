@@ -1,0 +1,170 @@
+//! The GPT language model: embeddings, a stack of blocks, a final LayerNorm and the LM head.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, Linear};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::attention::CausalSelfAttentionConfig;
+use super::block::{Block, BlockConfig};
+use super::init::{layer_norm, linear, INIT_STD};
+use super::mlp::MlpConfig;
+use super::positions::sinusoidal_table;
+
+/// How token positions enter the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PositionKind {
+    /// A learned `wpe` embedding of `block_size` rows (GPT-2).
+    Learned,
+    /// Fixed sine/cosine encodings: no parameters.
+    Sinusoidal,
+}
+
+/// Which GELU the MLP uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GeluKind {
+    /// `x * Phi(x)` with the error function.
+    Exact,
+    /// GPT-2's tanh approximation.
+    Tanh,
+}
+
+/// The architecture of a [`Gpt`].
+#[derive(Config, Debug, PartialEq)]
+pub struct GptConfig {
+    /// Tokens in the vocabulary.
+    pub vocab_size: usize,
+    /// Longest context.
+    pub block_size: usize,
+    /// Width of the residual stream.
+    pub d_model: usize,
+    /// Number of blocks.
+    pub n_layers: usize,
+    /// Attention heads per block.
+    pub n_heads: usize,
+    /// Hidden width of the MLP.
+    pub d_ff: usize,
+    /// Dropout probability.
+    pub dropout: f64,
+    /// Biases in every Linear layer.
+    pub bias: bool,
+    /// The LM head reuses `wte`.
+    pub tie_embeddings: bool,
+    /// Learned or sinusoidal positions.
+    pub positions: PositionKind,
+    /// Exact or tanh GELU.
+    pub gelu: GeluKind,
+    /// LayerNorm epsilon.
+    pub layer_norm_eps: f64,
+}
+
+/// A decoder-only transformer with GPT-2's parameter names.
+#[derive(Module, Debug)]
+pub struct Gpt<B: Backend> {
+    /// Token embedding, `[vocab_size, d_model]`.
+    pub wte: Embedding<B>,
+    /// Learned position embedding, `[block_size, d_model]` (absent for sinusoidal positions).
+    pub wpe: Option<Embedding<B>>,
+    /// Fixed sinusoidal table, `[block_size, d_model]`: not a parameter, not saved.
+    pub sinusoid: Option<Tensor<B, 2>>,
+    /// The transformer blocks.
+    pub h: Vec<Block<B>>,
+    /// Final LayerNorm.
+    pub ln_f: LayerNorm<B>,
+    /// Output projection `[d_model, vocab_size]` (absent when tied to `wte`).
+    pub lm_head: Option<Linear<B>>,
+    drop: Dropout,
+    block_size: usize,
+}
+
+impl GptConfig {
+    /// Builds the model with GPT-2 initialisation: Normal(0, 0.02) weights and embeddings,
+    /// Normal(0, 0.02 / sqrt(2 n_layers)) for the residual projections, zero biases,
+    /// LayerNorms at weight 1 and bias 0.
+    ///
+    /// Parameters are lazy in Burn: call `B::seed` before and `num_params()` right after
+    /// for a reproducible initialisation (see [`crate::train::init_model`]).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Gpt<B> {
+        let proj_std = INIT_STD / ((2 * self.n_layers) as f64).sqrt();
+        let embedding = |rows: usize| {
+            EmbeddingConfig::new(rows, self.d_model)
+                .with_initializer(Initializer::Normal { mean: 0.0, std: INIT_STD })
+                .init(device)
+        };
+        let block = BlockConfig::new(
+            CausalSelfAttentionConfig::new(self.d_model, self.n_heads, self.bias, self.dropout, proj_std),
+            MlpConfig::new(self.d_model, self.d_ff, self.bias, self.dropout, self.gelu, proj_std),
+            self.layer_norm_eps,
+        );
+        Gpt {
+            wte: embedding(self.vocab_size),
+            wpe: (self.positions == PositionKind::Learned).then(|| embedding(self.block_size)),
+            sinusoid: (self.positions == PositionKind::Sinusoidal)
+                .then(|| sinusoidal_table(self.block_size, self.d_model, device)),
+            h: (0..self.n_layers).map(|_| block.init(device)).collect(),
+            ln_f: layer_norm(self.d_model, self.layer_norm_eps, device),
+            lm_head: (!self.tie_embeddings)
+                .then(|| linear(self.d_model, self.vocab_size, false, INIT_STD, device)),
+            drop: DropoutConfig::new(self.dropout).init(),
+            block_size: self.block_size,
+        }
+    }
+}
+
+impl<B: Backend> Gpt<B> {
+    /// Next-token logits for every position.
+    ///
+    /// # Shapes
+    /// `tokens: [batch, seq_len]` with `seq_len <= block_size` -> `[batch, seq_len, vocab_size]`
+    pub fn forward(&self, tokens: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+        let [_, seq_len] = tokens.dims();
+        assert!(
+            seq_len <= self.block_size,
+            "sequence of {seq_len} tokens exceeds block_size {}",
+            self.block_size
+        );
+        let x = self.embed(tokens, 0); // [batch, seq_len, d_model]
+        let x = self.h.iter().fold(x, |x, block| block.forward(x));
+        self.head(self.ln_f.forward(x))
+    }
+
+    /// Token plus position embeddings for positions `start..start + seq_len`, with dropout.
+    ///
+    /// # Shapes
+    /// `tokens: [batch, seq_len]` -> `[batch, seq_len, d_model]`
+    fn embed(&self, tokens: Tensor<B, 2, Int>, start: usize) -> Tensor<B, 3> {
+        let seq_len = tokens.dims()[1];
+        let device = tokens.device();
+        let x = self.wte.forward(tokens);
+        let end = start + seq_len;
+        let x = if let Some(wpe) = &self.wpe {
+            let positions = Tensor::<B, 1, Int>::arange(start as i64..end as i64, &device);
+            x + wpe.forward(positions.unsqueeze::<2>()) // + [1, seq_len, d_model]
+        } else if let Some(table) = &self.sinusoid {
+            x + table.clone().slice([start..end]).unsqueeze::<3>() // + [1, seq_len, d_model]
+        } else {
+            x
+        };
+        self.drop.forward(x)
+    }
+
+    /// The LM head: `x @ wte^T` when tied, else `lm_head(x)`.
+    ///
+    /// # Shapes
+    /// `x: [batch, seq_len, d_model]` -> `[batch, seq_len, vocab_size]`
+    fn head(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        match &self.lm_head {
+            Some(lm_head) => lm_head.forward(x),
+            None => x.matmul(self.wte.weight.val().transpose().unsqueeze::<3>()),
+        }
+    }
+
+    /// Longest context the model accepts.
+    pub fn block_size(&self) -> usize {
+        self.block_size
+    }
+}

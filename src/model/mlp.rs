@@ -1,0 +1,63 @@
+//! The position-wise feed-forward network of a block.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, Gelu, Linear};
+use burn::tensor::backend::Backend;
+use burn::tensor::Tensor;
+
+use super::gpt::GeluKind;
+use super::init::{linear, INIT_STD};
+
+/// Configuration of [`Mlp`].
+#[derive(Config, Debug)]
+pub struct MlpConfig {
+    /// Width of the residual stream.
+    pub d_model: usize,
+    /// Hidden width.
+    pub d_ff: usize,
+    /// Biases in both Linear layers.
+    pub bias: bool,
+    /// Dropout on the output.
+    pub dropout: f64,
+    /// Exact or tanh GELU.
+    pub gelu: GeluKind,
+    /// Standard deviation of the residual projection `c_proj` (GPT-2: 0.02 / sqrt(2 n_layers)).
+    pub proj_std: f64,
+}
+
+/// `c_fc` (d_model -> d_ff), GELU, `c_proj` (d_ff -> d_model), dropout.
+#[derive(Module, Debug)]
+pub struct Mlp<B: Backend> {
+    /// Expansion, `[d_model, d_ff]`.
+    pub c_fc: Linear<B>,
+    /// Residual projection, `[d_ff, d_model]`.
+    pub c_proj: Linear<B>,
+    act: Gelu,
+    drop: Dropout,
+}
+
+impl MlpConfig {
+    /// Builds the module with GPT-2 initialisation.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Mlp<B> {
+        let act = match self.gelu {
+            GeluKind::Exact => Gelu::new(),
+            GeluKind::Tanh => Gelu::new_approximate(),
+        };
+        Mlp {
+            c_fc: linear(self.d_model, self.d_ff, self.bias, INIT_STD, device),
+            c_proj: linear(self.d_ff, self.d_model, self.bias, self.proj_std, device),
+            act,
+            drop: DropoutConfig::new(self.dropout).init(),
+        }
+    }
+}
+
+impl<B: Backend> Mlp<B> {
+    /// # Shapes
+    /// `x: [batch, seq_len, d_model]` -> `[batch, seq_len, d_model]`
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let h = self.act.forward(self.c_fc.forward(x)); // [batch, seq_len, d_ff]
+        self.drop.forward(self.c_proj.forward(h))
+    }
+}

@@ -1,0 +1,24 @@
+//! The GPT model: Burn modules, each an `XConfig` + `X<B>` pair, with GPT-2's parameter names.
+//!
+//! Shape letters used in every `# Shapes` section:
+//! - `batch`: sequences in a batch
+//! - `seq_len`: tokens per sequence (at most `block_size`)
+//! - `d_model`: width of the residual stream
+//! - `n_heads`, `head_dim = d_model / n_heads`: attention heads and their width
+//! - `d_ff`: hidden width of the MLP
+//! - `vocab_size`: tokens in the vocabulary
+
+mod attention;
+mod block;
+mod gpt;
+mod init;
+mod mlp;
+mod params;
+mod positions;
+
+pub use attention::{CausalSelfAttention, CausalSelfAttentionConfig};
+pub use block::{Block, BlockConfig};
+pub use gpt::{GeluKind, Gpt, GptConfig, PositionKind};
+pub use mlp::{Mlp, MlpConfig};
+pub use params::{named_params, ParamInfo};
+pub use positions::sinusoidal_table;

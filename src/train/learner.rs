@@ -1,0 +1,99 @@
+//! The hand-written learner: the spec's five-step training step.
+
+use burn::module::Module;
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::{GradientsParams, Optimizer};
+use burn::prelude::ElementConversion;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::Tensor;
+
+use super::clip::clip_global_norm;
+use super::loss::cross_entropy;
+use super::optim::{AdamWSettings, GroupedAdamW};
+use super::schedule::WarmupCosine;
+use crate::data::Batch;
+use crate::model::{Gpt, GptConfig};
+
+/// The four configured pieces of the learner.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LearnerConfig {
+    /// AdamW hyperparameters and parameter groups.
+    pub adamw: AdamWSettings,
+    /// Learning rate at every step.
+    pub schedule: WarmupCosine,
+    /// Global gradient-norm threshold (`0` disables clipping).
+    pub grad_clip: f64,
+}
+
+/// What one training step reports. Values stay on the device until read, so a step
+/// that is not logged costs no host synchronisation.
+#[derive(Debug, Clone)]
+pub struct StepOutput<B: Backend> {
+    /// Mean cross-entropy of the batch, `[1]`.
+    pub loss: Tensor<B, 1>,
+    /// Global gradient norm before clipping, `[1]`.
+    pub grad_norm: Tensor<B, 1>,
+    /// Learning rate used for the update.
+    pub lr: f64,
+}
+
+impl<B: Backend> StepOutput<B> {
+    /// The loss as a number (a device synchronisation).
+    pub fn loss(&self) -> f64 {
+        self.loss.clone().into_scalar().elem::<f64>()
+    }
+
+    /// The pre-clip gradient norm as a number (a device synchronisation).
+    pub fn grad_norm(&self) -> f64 {
+        self.grad_norm.clone().into_scalar().elem::<f64>()
+    }
+}
+
+/// A model, its optimizer and the schedule that drives them.
+pub struct Learner<B: AutodiffBackend> {
+    /// The model being trained.
+    pub model: Gpt<B>,
+    optim: OptimizerAdaptor<GroupedAdamW, Gpt<B>, B>,
+    schedule: WarmupCosine,
+    grad_clip: f64,
+}
+
+/// Builds a model whose initial weights depend only on `seed`.
+///
+/// Burn's parameters are lazy: the random draw happens when a parameter is first touched.
+/// Seeding, then touching every parameter in module order (`num_params`), fixes the draws.
+pub fn init_model<B: Backend>(config: &GptConfig, seed: u64, device: &B::Device) -> Gpt<B> {
+    B::seed(device, seed);
+    let model = config.init::<B>(device);
+    let _ = model.num_params();
+    model
+}
+
+impl<B: AutodiffBackend> Learner<B> {
+    /// Wraps `model` with a fresh optimizer.
+    pub fn new(model: Gpt<B>, config: &LearnerConfig) -> Self {
+        Self {
+            model,
+            optim: GroupedAdamW::new(&config.adamw).into_adaptor(),
+            schedule: config.schedule,
+            grad_clip: config.grad_clip,
+        }
+    }
+
+    /// One optimizer step (numbered from 1) on one batch, as the spec's five steps.
+    pub fn train_step(&mut self, step: usize, batch: Batch<B>) -> StepOutput<B::InnerBackend> {
+        let lr = self.schedule.lr_at(step);
+        // 1. forward: [batch, seq_len] -> [batch, seq_len, vocab_size]
+        let logits = self.model.forward(batch.inputs);
+        // 2. loss: mean cross-entropy over every position
+        let loss = cross_entropy(logits, batch.targets);
+        // 3. backward: gradients of every parameter, keyed by ParamId
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        // 4. clip: one global L2 norm, measured before clipping
+        let (grads, grad_norm) = clip_global_norm(&self.model, grads, self.grad_clip);
+        // 5. update: AdamW with decoupled weight decay at this step's learning rate
+        self.model = self.optim.step(lr, self.model.clone(), grads);
+
+        StepOutput { loss: loss.inner(), grad_norm, lr }
+    }
+}
