@@ -142,7 +142,7 @@ impl Config {
                 .with_context(|| format!("bad override --set {item}"))?;
         }
         let mut config: Config = serde_path_to_error::deserialize(table).map_err(|e| {
-            anyhow::anyhow!("{}: key `{}`: {}", path.display(), e.path(), e.inner())
+            anyhow::anyhow!("{}: key `{}`: {}", path.display(), e.path(), e.inner().message())
         })?;
         if config.training.run_name.is_none() {
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());

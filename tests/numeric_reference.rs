@@ -10,8 +10,8 @@ use burn::tensor::{Int, Tensor, TensorData};
 use burngpt::train::{clip_global_norm, cross_entropy, WarmupCosine};
 use common::{assert_close, values};
 
-type B = NdArray<f32>;
-type AB = Autodiff<B>;
+type NB = NdArray<f32>;
+type AB = Autodiff<NB>;
 
 fn logits<BK: burn::tensor::backend::Backend>(v: Vec<f32>, shape: [usize; 3]) -> Tensor<BK, 3> {
     Tensor::from_data(TensorData::new(v, shape), &Default::default())
@@ -24,7 +24,7 @@ fn targets<BK: burn::tensor::backend::Backend>(v: Vec<i64>, shape: [usize; 2]) -
 #[test]
 fn cross_entropy_one_position() {
     // "From Logits to Loss": logits [2.1, -0.5, 3.4, 0.2, -1.2, 1.8], target 2.
-    let loss = cross_entropy(logits::<B>(vec![2.1, -0.5, 3.4, 0.2, -1.2, 1.8], [1, 1, 6]), targets(vec![2], [1, 1]));
+    let loss = cross_entropy(logits::<NB>(vec![2.1, -0.5, 3.4, 0.2, -1.2, 1.8], [1, 1, 6]), targets(vec![2], [1, 1]));
     assert_close("loss", &values(loss), &[0.435337299553698], 1e-5);
 }
 
@@ -52,12 +52,12 @@ fn cross_entropy_is_stable_for_huge_logits() {
     // Shifting every logit by a constant leaves softmax unchanged, so the loss of the
     // one-position example shifted by 1e4 (exp would overflow f32 at ~88) is the same.
     let shifted: Vec<f32> = [2.1f32, -0.5, 3.4, 0.2, -1.2, 1.8].iter().map(|v| v + 1.0e4).collect();
-    let loss = values(cross_entropy(logits::<B>(shifted, [1, 1, 6]), targets(vec![2], [1, 1])));
+    let loss = values(cross_entropy(logits::<NB>(shifted, [1, 1, 6]), targets(vec![2], [1, 1])));
     assert!(loss[0].is_finite());
     // 1e4 + 3.4 is only representable to ~1e-3 in f32, hence the looser tolerance.
     assert_close("shifted loss", &loss, &[0.435337299553698], 2e-3);
     // A gap of 1000 between logits: loss of the winner is ~0, of the loser ~1000.
-    let loss = values(cross_entropy(logits::<B>(vec![1000.0, 0.0], [1, 1, 2]), targets(vec![1], [1, 1])));
+    let loss = values(cross_entropy(logits::<NB>(vec![1000.0, 0.0], [1, 1, 2]), targets(vec![1], [1, 1])));
     assert_close("loss with gap 1000", &loss, &[1000.0], 1e-6);
 }
 
@@ -89,9 +89,9 @@ fn learning_rate_table() {
 
 /// Two parameters shaped like the reference's gradients, for clipping tests.
 #[derive(Module, Debug)]
-struct TwoParams<BK: burn::tensor::backend::Backend> {
-    g1: Param<Tensor<BK, 1>>,
-    g2: Param<Tensor<BK, 2>>,
+struct TwoParams<B: burn::tensor::backend::Backend> {
+    g1: Param<Tensor<B, 1>>,
+    g2: Param<Tensor<B, 2>>,
 }
 
 /// Gradients exactly `g1 = [3, 0]` and `g2 = [[0, 4]]`: the loss is linear in the params.
@@ -104,17 +104,17 @@ fn reference_grads(scale: f32) -> (TwoParams<AB>, GradientsParams) {
     let c1 = Tensor::<AB, 1>::from_floats([3.0 * scale, 0.0], &dev);
     let c2 = Tensor::<AB, 2>::from_floats([[0.0, 4.0 * scale]], &dev);
     let loss = (module.g1.val() * c1).sum() + (module.g2.val() * c2).sum();
-    let grads = GradientsParams::from_grads(loss.backward(), &module);
+    let grads = GradientsParams::from_grads::<AB, _>(loss.backward(), &module);
     (module, grads)
 }
 
 #[test]
 fn global_norm_clipping_reference_example() {
     let (module, grads) = reference_grads(1.0);
-    let (grads, norm) = clip_global_norm(&module, grads, 1.0);
+    let (grads, norm) = clip_global_norm::<AB, _>(&module, grads, 1.0);
     assert_close("norm before clipping", &values(norm), &[5.0], 1e-6);
-    let g1 = grads.get::<B, 1>(module.g1.id).expect("g1 grad");
-    let g2 = grads.get::<B, 2>(module.g2.id).expect("g2 grad");
+    let g1 = grads.get::<NB, 1>(module.g1.id).expect("g1 grad");
+    let g2 = grads.get::<NB, 2>(module.g2.id).expect("g2 grad");
     assert_close("clipped g1", &values(g1.clone()), &[0.6, 0.0], 1e-6);
     assert_close("clipped g2", &values(g2.clone()), &[0.0, 0.8], 1e-6);
     let after = (values(g1.square().sum())[0] + values(g2.square().sum())[0]).sqrt();
@@ -125,13 +125,13 @@ fn global_norm_clipping_reference_example() {
 fn clipping_leaves_small_gradients_alone() {
     // Norm 0.5 (g = [0.3, 0], [[0, 0.4]]) is below max_norm 1: nothing changes.
     let (module, grads) = reference_grads(0.1);
-    let (grads, norm) = clip_global_norm(&module, grads, 1.0);
+    let (grads, norm) = clip_global_norm::<AB, _>(&module, grads, 1.0);
     assert_close("norm", &values(norm), &[0.5], 1e-6);
-    assert_close("g1", &values(grads.get::<B, 1>(module.g1.id).expect("g1")), &[0.3, 0.0], 1e-7);
-    assert_close("g2", &values(grads.get::<B, 2>(module.g2.id).expect("g2")), &[0.0, 0.4], 1e-7);
+    assert_close("g1", &values(grads.get::<NB, 1>(module.g1.id).expect("g1")), &[0.3, 0.0], 1e-7);
+    assert_close("g2", &values(grads.get::<NB, 2>(module.g2.id).expect("g2")), &[0.0, 0.4], 1e-7);
     // max_norm 0 disables clipping but still reports the norm.
     let (module, grads) = reference_grads(1.0);
-    let (grads, norm) = clip_global_norm(&module, grads, 0.0);
+    let (grads, norm) = clip_global_norm::<AB, _>(&module, grads, 0.0);
     assert_close("norm", &values(norm), &[5.0], 1e-6);
-    assert_close("g1", &values(grads.get::<B, 1>(module.g1.id).expect("g1")), &[3.0, 0.0], 1e-7);
+    assert_close("g1", &values(grads.get::<NB, 1>(module.g1.id).expect("g1")), &[3.0, 0.0], 1e-7);
 }

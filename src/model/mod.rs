@@ -16,7 +16,7 @@ mod mlp;
 mod params;
 mod positions;
 
-pub use attention::{CausalSelfAttention, CausalSelfAttentionConfig};
+pub use attention::{causal_attention, causal_attention_probs, CausalSelfAttention, CausalSelfAttentionConfig};
 pub use block::{Block, BlockConfig};
 pub use gpt::{GeluKind, Gpt, GptConfig, PositionKind};
 pub use mlp::{Mlp, MlpConfig};

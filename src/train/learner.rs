@@ -1,5 +1,7 @@
 //! The hand-written learner: the spec's five-step training step.
 
+use std::sync::Mutex;
+
 use burn::module::Module;
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{GradientsParams, Optimizer};
@@ -62,7 +64,10 @@ pub struct Learner<B: AutodiffBackend> {
 ///
 /// Burn's parameters are lazy: the random draw happens when a parameter is first touched.
 /// Seeding, then touching every parameter in module order (`num_params`), fixes the draws.
+/// The backend RNG is global to the process, so the sequence runs under a lock.
 pub fn init_model<B: Backend>(config: &GptConfig, seed: u64, device: &B::Device) -> Gpt<B> {
+    static INIT: Mutex<()> = Mutex::new(());
+    let _guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     B::seed(device, seed);
     let model = config.init::<B>(device);
     let _ = model.num_params();
