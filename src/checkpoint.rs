@@ -10,29 +10,19 @@ use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::backend::Backend;
 
 use crate::config::Config;
-use crate::data::CharTokenizer;
 use crate::model::Gpt;
 
 /// File names inside a run directory.
 pub const CONFIG_FILE: &str = "config.toml";
-/// The tokenizer's vocabulary.
-pub const TOKENIZER_FILE: &str = "tokenizer.json";
 /// The model's parameters (Burn named MessagePack record, full precision).
 pub const MODEL_FILE: &str = "model.mpk";
 
-/// Writes the resolved config, the tokenizer and the model record into `run_dir`.
-pub fn save_run<B: Backend>(
-    run_dir: &Path,
-    config: &Config,
-    tokenizer: &CharTokenizer,
-    model: Gpt<B>,
-) -> Result<()> {
+/// Writes the resolved config and the model record into `run_dir`.
+pub fn save_run<B: Backend>(run_dir: &Path, config: &Config, model: Gpt<B>) -> Result<()> {
     fs::create_dir_all(run_dir)
         .with_context(|| format!("cannot create run directory {}", run_dir.display()))?;
     let toml = toml::to_string_pretty(config).context("cannot serialize the config")?;
     write_atomic(&run_dir.join(CONFIG_FILE), toml.as_bytes())?;
-    let json = serde_json::to_vec_pretty(tokenizer).context("cannot serialize the tokenizer")?;
-    write_atomic(&run_dir.join(TOKENIZER_FILE), &json)?;
     let bytes = NamedMpkBytesRecorder::<FullPrecisionSettings>::default()
         .record(model.into_record(), ())
         .context("cannot serialize the model record")?;

@@ -30,9 +30,6 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSection {
-    /// Vocabulary size; when absent it is taken from the tokenizer. When present it must
-    /// be at least the tokenizer's size.
-    pub vocab_size: Option<usize>,
     /// Longest context the model sees (tokens).
     pub block_size: usize,
     /// Width of the residual stream.
@@ -61,10 +58,14 @@ pub struct ModelSection {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DataSection {
-    /// Path of the training text (relative paths are relative to the working directory).
+    /// A text file, a directory of `.txt` files, or a directory made by `burngpt prepare`
+    /// (relative paths are relative to the working directory).
     pub path: PathBuf,
-    /// `"char"`: one token per character of the corpus.
+    /// `"char"` (one token per character) or `"bpe"` (byte-level BPE).
     pub tokenizer: TokenizerKind,
+    /// Vocabulary size the BPE tokenizer is trained to (bpe only). The model's vocabulary
+    /// is always the tokenizer's.
+    pub vocab_size: Option<usize>,
     /// Fraction of the corpus used for training; the rest is the validation split.
     pub train_fraction: f64,
 }
@@ -75,6 +76,8 @@ pub struct DataSection {
 pub enum TokenizerKind {
     /// One token per distinct character of the corpus.
     Char,
+    /// Byte-level BPE trained on the training split.
+    Bpe,
 }
 
 /// `[optimizer]`: AdamW and clipping.
@@ -114,8 +117,13 @@ pub struct ScheduleSection {
 pub struct TrainingSection {
     /// Sequences per batch.
     pub batch_size: usize,
-    /// Optimizer steps to run; also the schedule's `total_steps`.
-    pub max_steps: usize,
+    /// Passes over the training split (non-overlapping windows, shuffled per epoch).
+    /// Exactly one of `epochs` and `max_steps` is set.
+    pub epochs: Option<usize>,
+    /// Optimizer steps of random windows (nanoGPT style).
+    pub max_steps: Option<usize>,
+    /// Micro-batches of `batch_size` whose gradients are summed into one step.
+    pub grad_accum_steps: usize,
     /// Print a log line every this many steps.
     pub log_every: usize,
     /// Evaluate on the validation split every this many steps (and at the end).
@@ -169,9 +177,6 @@ impl Config {
                 m.n_heads
             );
         }
-        if let Some(v) = m.vocab_size {
-            positive("model.vocab_size", v)?;
-        }
         if !(0.0..1.0).contains(&m.dropout) {
             bail!("model.dropout = {} must be in [0, 1)", m.dropout);
         }
@@ -179,8 +184,18 @@ impl Config {
             bail!("model.layer_norm_eps = {} must be > 0", m.layer_norm_eps);
         }
         let d = &self.data;
-        if !d.path.is_file() {
+        if !d.path.exists() {
             bail!("data.path: data file {} does not exist", d.path.display());
+        }
+        match (d.tokenizer, d.vocab_size) {
+            (TokenizerKind::Bpe, None) => bail!("data.vocab_size is required with data.tokenizer = \"bpe\""),
+            (TokenizerKind::Bpe, Some(v)) if v <= 256 => {
+                bail!("data.vocab_size = {v} must exceed the 256 byte symbols of byte-level BPE")
+            }
+            (TokenizerKind::Char, Some(_)) => {
+                bail!("data.vocab_size applies to the bpe tokenizer only; the char vocabulary is the corpus's characters")
+            }
+            _ => {}
         }
         if !(d.train_fraction > 0.0 && d.train_fraction < 1.0) {
             bail!("data.train_fraction = {} must be in (0, 1)", d.train_fraction);
@@ -209,31 +224,36 @@ impl Config {
         }
         let t = &self.training;
         positive("training.batch_size", t.batch_size)?;
-        positive("training.max_steps", t.max_steps)?;
+        match (t.epochs, t.max_steps) {
+            (Some(e), None) => positive("training.epochs", e)?,
+            (None, Some(n)) => positive("training.max_steps", n)?,
+            _ => bail!("set exactly one of training.epochs and training.max_steps"),
+        }
+        positive("training.grad_accum_steps", t.grad_accum_steps)?;
         positive("training.log_every", t.log_every)?;
         positive("training.eval_every", t.eval_every)?;
         positive("training.eval_batches", t.eval_batches)?;
-        if s.warmup_steps > t.max_steps {
+        if let Some(max_steps) = t.max_steps {
+            self.check_warmup(max_steps, "training.max_steps")?;
+        }
+        Ok(())
+    }
+
+    /// `schedule.warmup_steps` must not exceed the run's total steps.
+    pub fn check_warmup(&self, total_steps: usize, source: &str) -> Result<()> {
+        if self.schedule.warmup_steps > total_steps {
             bail!(
-                "schedule.warmup_steps = {} exceeds the total steps (training.max_steps = {})",
-                s.warmup_steps,
-                t.max_steps
+                "schedule.warmup_steps = {} exceeds the total steps ({total_steps}, from {source})",
+                self.schedule.warmup_steps
             );
         }
         Ok(())
     }
 
-    /// The model architecture for a tokenizer of `tokenizer_vocab` symbols.
-    pub fn gpt_config(&self, tokenizer_vocab: usize) -> Result<GptConfig> {
+    /// The model architecture for a tokenizer of `vocab_size` ids.
+    pub fn gpt_config(&self, vocab_size: usize) -> GptConfig {
         let m = &self.model;
-        let vocab_size = match m.vocab_size {
-            None => tokenizer_vocab,
-            Some(v) if v >= tokenizer_vocab => v,
-            Some(v) => bail!(
-                "model.vocab_size = {v} is smaller than the tokenizer's vocabulary ({tokenizer_vocab} symbols)"
-            ),
-        };
-        Ok(GptConfig {
+        GptConfig {
             vocab_size,
             block_size: m.block_size,
             d_model: m.d_model,
@@ -246,7 +266,7 @@ impl Config {
             positions: m.positions,
             gelu: m.gelu,
             layer_norm_eps: m.layer_norm_eps,
-        })
+        }
     }
 
     /// The run directory `<out_dir>/<run_name>`.

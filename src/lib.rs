@@ -10,5 +10,6 @@ pub mod cli;
 pub mod config;
 pub mod data;
 pub mod model;
+pub mod report;
 pub mod seed;
 pub mod train;

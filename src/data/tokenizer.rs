@@ -1,58 +1,145 @@
-//! The character tokenizer: one id per distinct character of the corpus.
+//! The tokenizer of a run: characters or byte-level BPE, saved as `tokenizer.json`.
 
-use std::collections::HashMap;
+use std::path::Path;
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
+use tokenizers::models::TrainerWrapper;
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 
-/// Maps each distinct character of a text to an id, in sorted character order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CharTokenizer {
-    chars: Vec<char>,
-    #[serde(skip)]
-    index: HashMap<char, u32>,
+use super::char_tokenizer::CharTokenizer;
+use crate::checkpoint::write_atomic;
+use crate::config::TokenizerKind;
+
+/// Text <-> token ids.
+#[derive(Debug, Clone)]
+pub enum Tokenizer {
+    /// One token per distinct character.
+    Char(CharTokenizer),
+    /// Byte-level BPE (GPT-2 style) from the `tokenizers` crate.
+    Bpe(Box<tokenizers::Tokenizer>),
 }
 
-impl CharTokenizer {
-    /// The vocabulary of every character that occurs in `text`.
-    pub fn from_text(text: &str) -> Self {
-        let mut chars: Vec<char> = text.chars().collect();
-        chars.sort_unstable();
-        chars.dedup();
-        Self::from_chars(chars)
-    }
+/// The on-disk form of a char tokenizer (a BPE tokenizer is saved in Hugging Face's format).
+#[derive(Serialize, Deserialize)]
+struct CharFile {
+    #[serde(rename = "type")]
+    kind: String,
+    chars: String,
+}
 
-    /// A tokenizer over exactly `chars` (id = position).
-    pub fn from_chars(chars: Vec<char>) -> Self {
-        let index = chars.iter().enumerate().map(|(i, &c)| (c, i as u32)).collect();
-        Self { chars, index }
-    }
-
-    /// Number of distinct tokens.
-    pub fn vocab_size(&self) -> usize {
-        self.chars.len()
-    }
-
-    /// Token ids of `text`; a character outside the vocabulary is an error naming it.
-    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        let mut ids = Vec::with_capacity(text.len());
-        for (pos, c) in text.chars().enumerate() {
-            match self.index.get(&c) {
-                Some(&id) => ids.push(id),
-                None => bail!(
-                    "character {c:?} (U+{:04X}) at position {pos} is not in the char tokenizer's vocabulary of {} characters",
-                    c as u32,
-                    self.chars.len()
-                ),
+impl Tokenizer {
+    /// Builds a tokenizer of `kind` from the training text, given as chunks.
+    ///
+    /// `char`: every character of `alphabet` (the whole corpus, so validation text encodes).
+    /// `bpe`: byte-level BPE trained on the chunks up to `vocab_size` tokens; any text
+    /// encodes, since the 256 byte symbols are in the vocabulary.
+    pub fn train<I>(kind: TokenizerKind, vocab_size: usize, alphabet: Vec<char>, chunks: I) -> Result<Self>
+    where
+        I: Iterator<Item = String> + Send,
+    {
+        match kind {
+            TokenizerKind::Char => Ok(Self::Char(CharTokenizer::from_chars(alphabet))),
+            TokenizerKind::Bpe => {
+                let trainer = BpeTrainerBuilder::new()
+                    .show_progress(false)
+                    .vocab_size(vocab_size)
+                    .min_frequency(0)
+                    .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
+                    .build();
+                let mut trainer = TrainerWrapper::from(trainer);
+                let mut tokenizer = tokenizers::Tokenizer::new(BPE::default());
+                // No prefix space, no offset trimming: decode(encode(text)) == text.
+                tokenizer.with_pre_tokenizer(Some(ByteLevel::new(false, false, true)));
+                tokenizer.with_decoder(Some(ByteLevel::new(false, false, true)));
+                tokenizer
+                    .train(&mut trainer, chunks)
+                    .map_err(|e| anyhow!("BPE training failed: {e}"))?;
+                Ok(Self::Bpe(Box::new(tokenizer)))
             }
         }
-        Ok(ids)
     }
 
-    /// The text of `ids`; ids outside the vocabulary decode to U+FFFD.
-    pub fn decode(&self, ids: &[u32]) -> String {
-        ids.iter()
-            .map(|&id| self.chars.get(id as usize).copied().unwrap_or('\u{FFFD}'))
-            .collect()
+    /// Reads a `tokenizer.json` written by [`Tokenizer::save`] (or any Hugging Face
+    /// tokenizer file).
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read tokenizer {}", path.display()))?;
+        if let Ok(file) = serde_json::from_str::<CharFile>(&text) {
+            if file.kind == "char" {
+                return Ok(Self::Char(CharTokenizer::from_chars(file.chars.chars().collect())));
+            }
+        }
+        let tokenizer = tokenizers::Tokenizer::from_bytes(text.as_bytes())
+            .map_err(|e| anyhow!("{}: not a tokenizer file: {e}", path.display()))?;
+        Ok(Self::Bpe(Box::new(tokenizer)))
     }
+
+    /// Writes the tokenizer to `path` atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let json = match self {
+            Self::Char(t) => serde_json::to_string_pretty(&CharFile {
+                kind: "char".to_string(),
+                chars: t.chars().iter().collect(),
+            })?,
+            Self::Bpe(t) => t.to_string(true).map_err(|e| anyhow!("cannot serialize the tokenizer: {e}"))?,
+        };
+        write_atomic(path, json.as_bytes())
+    }
+
+    /// Which kind this is.
+    pub fn kind(&self) -> TokenizerKind {
+        match self {
+            Self::Char(_) => TokenizerKind::Char,
+            Self::Bpe(_) => TokenizerKind::Bpe,
+        }
+    }
+
+    /// Number of token ids.
+    pub fn vocab_size(&self) -> usize {
+        match self {
+            Self::Char(t) => t.vocab_size(),
+            Self::Bpe(t) => t.get_vocab_size(true),
+        }
+    }
+
+    /// Token ids of `text`.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        match self {
+            Self::Char(t) => t.encode(text),
+            Self::Bpe(t) => Ok(t
+                .encode_fast(text, false)
+                .map_err(|e| anyhow!("BPE encoding failed: {e}"))?
+                .get_ids()
+                .to_vec()),
+        }
+    }
+
+    /// Text of `ids`.
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        match self {
+            Self::Char(t) => Ok(t.decode(ids)),
+            Self::Bpe(t) => t.decode(ids, false).map_err(|e| anyhow!("BPE decoding failed: {e}")),
+        }
+    }
+
+    /// A short description for the banner.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Char(_) => "char".to_string(),
+            Self::Bpe(_) => "byte-level BPE".to_string(),
+        }
+    }
+}
+
+/// Fails unless `tokenizer` has exactly `vocab_size` ids (a data file was made with it).
+pub fn check_vocab(tokenizer: &Tokenizer, vocab_size: usize, what: &str) -> Result<()> {
+    if tokenizer.vocab_size() != vocab_size {
+        bail!(
+            "vocabulary mismatch: {what} was tokenized with {vocab_size} ids but the tokenizer has {}",
+            tokenizer.vocab_size()
+        );
+    }
+    Ok(())
 }

@@ -4,7 +4,7 @@ use std::sync::Mutex;
 
 use burn::module::Module;
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{GradientsParams, Optimizer};
+use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
 use burn::prelude::ElementConversion;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
@@ -85,20 +85,52 @@ impl<B: AutodiffBackend> Learner<B> {
         }
     }
 
-    /// One optimizer step (numbered from 1) on one batch, as the spec's five steps.
-    pub fn train_step(&mut self, step: usize, batch: Batch<B>) -> StepOutput<B::InnerBackend> {
+    /// One optimizer step (numbered from 1), as the spec's five steps. `micro_batches`
+    /// (one, or `grad_accum_steps` of equal size) together form the step's batch.
+    pub fn train_step(&mut self, step: usize, micro_batches: Vec<Batch<B>>) -> StepOutput<B::InnerBackend> {
         let lr = self.schedule.lr_at(step);
-        // 1. forward: [batch, seq_len] -> [batch, seq_len, vocab_size]
-        let logits = self.model.forward(batch.inputs);
-        // 2. loss: mean cross-entropy over every position
-        let loss = cross_entropy(logits, batch.targets);
-        // 3. backward: gradients of every parameter, keyed by ParamId
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        // 4. clip: one global L2 norm, measured before clipping
+        // 1.-3. forward, loss, backward: gradients of the mean loss over every token
+        let (grads, loss) = forward_backward(&self.model, micro_batches);
+        // 4. clip: one global L2 norm over all gradients, measured before clipping
         let (grads, grad_norm) = clip_global_norm(&self.model, grads, self.grad_clip);
         // 5. update: AdamW with decoupled weight decay at this step's learning rate
         self.model = self.optim.step(lr, self.model.clone(), grads);
 
-        StepOutput { loss: loss.inner(), grad_norm, lr }
+        StepOutput { loss, grad_norm, lr }
+    }
+}
+
+/// Steps 1 to 3 of the training step over `k` equal micro-batches: each loss is the mean
+/// over its tokens divided by `k`, so the summed gradients are those of the mean over all
+/// `k * batch * seq_len` tokens, exactly as for one batch of `k` times the size.
+///
+/// Returns the gradients and the mean loss (`[1]`).
+pub fn forward_backward<B: AutodiffBackend>(
+    model: &Gpt<B>,
+    micro_batches: Vec<Batch<B>>,
+) -> (GradientsParams, Tensor<B::InnerBackend, 1>) {
+    let k = micro_batches.len();
+    let mut accumulated: Option<(GradientsAccumulator<Gpt<B>>, Tensor<B::InnerBackend, 1>)> = None;
+    let mut single = None;
+    for batch in micro_batches {
+        // 1. forward: [batch, seq_len] -> [batch, seq_len, vocab_size]
+        let logits = model.forward(batch.inputs);
+        // 2. loss: mean cross-entropy over the micro-batch's positions, scaled by 1/k
+        let loss = cross_entropy(logits, batch.targets).div_scalar(k as f64);
+        // 3. backward: gradients of every parameter, keyed by ParamId
+        let grads = GradientsParams::from_grads(loss.backward(), model);
+        let loss = loss.inner();
+        if k == 1 {
+            single = Some((grads, loss));
+            break;
+        }
+        let (acc, sum) = accumulated.get_or_insert_with(|| (GradientsAccumulator::new(), loss.zeros_like()));
+        acc.accumulate(model, grads);
+        *sum = sum.clone() + loss;
+    }
+    match (single, accumulated) {
+        (Some(out), _) => out,
+        (None, Some((mut acc, sum))) => (acc.grads(), sum),
+        (None, None) => panic!("a training step needs at least one micro-batch"),
     }
 }

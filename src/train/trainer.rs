@@ -1,18 +1,20 @@
-//! The training loop: data, model, learner, logging, evaluation, saving.
+//! The training loop: data, model, learner, monitoring, evaluation, saving.
 
-use std::time::Instant;
-
-use anyhow::{bail, Result};
+use anyhow::{Context, Result};
 use burn::module::{AutodiffModule, Module};
 use burn::tensor::backend::AutodiffBackend;
+use rand::RngExt;
 
 use super::eval::evaluate;
 use super::learner::{init_model, Learner, LearnerConfig};
+use super::monitor::{group, Monitor};
 use super::optim::AdamWSettings;
 use super::schedule::WarmupCosine;
 use crate::checkpoint;
 use crate::config::Config;
-use crate::data::{sample_batch, Batch, Corpus};
+use crate::data::{ensure_prepared, Batch, PreparedData, Sampler, TOKENIZER_FILE};
+use crate::model::Gpt;
+use crate::report::{plot_run, METRICS_FILE};
 use crate::seed::{self, Stream};
 
 /// What a finished run measured.
@@ -32,34 +34,43 @@ pub struct TrainSummary {
     pub tokens_per_sec: f64,
 }
 
-/// Trains the model described by `config` on `device`, printing the log to stdout, and
-/// saves the result in the run directory.
-pub fn train<B: AutodiffBackend>(
-    config: &Config,
-    device: &B::Device,
-    backend_label: &str,
-) -> Result<TrainSummary> {
+/// Trains the model described by `config` on `device`, logging to stdout, and saves the
+/// model, the metrics and the plots in the run directory.
+pub fn train<B: AutodiffBackend>(config: &Config, device: &B::Device, backend_label: &str) -> Result<TrainSummary> {
     let t = &config.training;
-    println!("burngpt: GPT pretraining on Burn ({backend_label})");
+    let run_dir = config.run_dir();
+    std::fs::create_dir_all(&run_dir).with_context(|| format!("cannot create run directory {}", run_dir.display()))?;
+    println!("GPT Language Model Pretraining ({backend_label})");
     println!("{}", "=".repeat(60));
-    println!("Loading data from {} ...", config.data.path.display());
-    let corpus = Corpus::load(&config.data.path, config.data.train_fraction)?;
-    println!("Loaded {} characters of text", group(corpus.chars));
-    println!("Train: {} chars, Val: {} chars", group(corpus.train_chars), group(corpus.val_chars));
-    println!("Vocabulary size: {} (char tokenizer)", corpus.tokenizer.vocab_size());
+    println!("\nLoading data...");
+    let data = ensure_prepared(&config.data, &run_dir, &mut |m| println!("{m}"))?;
+    let meta = &data.meta;
+    println!("Loaded {} characters of text", group(meta.chars as usize));
+    println!("Train: {} chars, Val: {} chars", group(meta.train_chars as usize), group(meta.val_chars as usize));
+    println!("Tokens: {} train, {} val ({})", group(data.train.len()), group(data.val.len()), meta.dtype);
+    println!("\nTokenizer: {}", data.tokenizer.describe());
+    println!("Vocabulary size: {}", data.tokenizer.vocab_size());
+    data.tokenizer.save(&run_dir.join(TOKENIZER_FILE))?;
 
-    let gpt_config = config.gpt_config(corpus.tokenizer.vocab_size())?;
+    println!("\nCreating model...");
+    let gpt_config = config.gpt_config(data.tokenizer.vocab_size());
     let model = init_model::<B>(&gpt_config, seed::derive(t.seed, Stream::Init, 0), device);
     println!("Model parameters: {}", group(model.num_params()));
 
     let block_size = gpt_config.block_size;
-    let mut eval_rng = seed::rng(t.seed, Stream::Eval, 0);
-    let val_batches = (0..t.eval_batches)
-        .map(|_| sample_batch(&corpus.val, t.batch_size, block_size, &mut eval_rng, device))
-        .collect::<Result<Vec<Batch<B::InnerBackend>>>>()
-        .map_err(|e| e.context("validation split too small"))?;
-    let eval = |model: &crate::model::Gpt<B>| evaluate(&model.valid(), val_batches.iter().cloned());
-
+    let window = block_size + 1;
+    let per_step = t.batch_size * t.grad_accum_steps;
+    let sampler = Sampler::new(t.epochs, t.max_steps, data.train.len(), window, per_step)?;
+    let total_steps = sampler.total_steps(per_step);
+    if let Some(spe) = sampler.steps_per_epoch(per_step) {
+        println!(
+            "Steps: {total_steps} = {} epochs x {spe} steps ({} windows of {window} tokens / {per_step} per step)",
+            sampler.epochs(),
+            data.train.len() / window
+        );
+        config.check_warmup(total_steps, "training.epochs")?;
+    }
+    let val_batches = validation_batches::<B>(&data, config, window, device)?;
     let learner_config = LearnerConfig {
         adamw: AdamWSettings {
             beta1: config.optimizer.beta1,
@@ -72,84 +83,89 @@ pub fn train<B: AutodiffBackend>(
             lr_max: config.optimizer.lr,
             min_lr: config.schedule.min_lr,
             warmup_steps: config.schedule.warmup_steps,
-            total_steps: t.max_steps,
+            total_steps,
         },
         grad_clip: config.optimizer.grad_clip,
     };
     let mut learner = Learner::new(model, &learner_config);
+    let eval = |model: &Gpt<B>| evaluate(&model.valid(), val_batches.iter().cloned());
 
-    println!("Starting training ({} steps, batch {} x {block_size} tokens)", t.max_steps, t.batch_size);
+    println!("\nStarting training...");
     println!("{}", "-".repeat(60));
+    let mut monitor = Monitor::new(total_steps, sampler.epochs(), per_step * block_size, &run_dir.join(METRICS_FILE), false)?;
     let initial_val_loss = eval(&learner.model);
-    println!("Step 0/{} | Val loss: {initial_val_loss:.4} | ln(vocab) = {:.4}", t.max_steps, (gpt_config.vocab_size as f64).ln());
+    monitor.log_val(0, 1, initial_val_loss)?;
+    monitor.line(&format!("(an untrained model scores about ln(vocab_size) = {:.4})", (gpt_config.vocab_size as f64).ln()));
 
-    let tokens_per_step = (t.batch_size * block_size) as f64;
-    let start = Instant::now();
-    let mut window_start = Instant::now();
+    let mut order = None;
     let mut final_train_loss = f64::NAN;
     let mut final_val_loss = initial_val_loss;
-    for step in 1..=t.max_steps {
-        let mut rng = seed::rng(t.seed, Stream::Batches, step as u64);
-        let batch = sample_batch::<B>(&corpus.train, t.batch_size, block_size, &mut rng, device)?;
+    for step in 1..=total_steps {
+        let plan = sampler.plan(step, per_step, window, t.seed, &mut order);
+        let micro_batches = plan
+            .starts
+            .chunks(t.batch_size)
+            .map(|starts| Batch::read(&data.train, starts, block_size, device))
+            .collect::<Result<Vec<_>>>()?;
         B::seed(device, seed::derive(t.seed, Stream::Dropout, step as u64));
-        let out = learner.train_step(step, batch);
+        let out = learner.train_step(step, micro_batches);
+        monitor.step_done();
 
-        let last = step == t.max_steps;
+        let last = step == total_steps;
         if step % t.log_every == 0 || last {
-            let loss = out.loss();
-            if !loss.is_finite() {
-                bail!("loss became {loss} at step {step}: training diverged (try a lower optimizer.lr)");
-            }
-            let steps_in_window = if last && step % t.log_every != 0 { step % t.log_every } else { t.log_every };
-            let tok_s = tokens_per_step * steps_in_window as f64 / window_start.elapsed().as_secs_f64();
-            println!(
-                "Step {step}/{} | Loss: {loss:.4} | LR: {:.2e} | Grad norm: {:.3} | {} tok/s | {:.1}s",
-                t.max_steps,
-                out.lr,
-                out.grad_norm(),
-                group(tok_s as usize),
-                start.elapsed().as_secs_f64()
-            );
-            final_train_loss = loss;
-            window_start = Instant::now();
+            final_train_loss = out.loss();
+            monitor.log_train(step, plan.epoch, final_train_loss, out.lr, out.grad_norm())?;
         }
         if step % t.eval_every == 0 || last {
             final_val_loss = eval(&learner.model);
-            println!("Step {step}/{} | Val loss: {final_val_loss:.4} | Val ppl: {:.2}", t.max_steps, final_val_loss.exp());
-            window_start = Instant::now();
+            monitor.log_val(step, plan.epoch, final_val_loss)?;
+            if final_val_loss.is_finite() {
+                checkpoint::save_run(&run_dir, config, learner.model.valid())?;
+            }
+            monitor.restart_window();
         }
     }
-    let wall_secs = start.elapsed().as_secs_f64();
+    monitor.finish();
+    let wall_secs = monitor.elapsed();
     let summary = TrainSummary {
-        steps: t.max_steps,
+        steps: total_steps,
         initial_val_loss,
         final_train_loss,
         final_val_loss,
         wall_secs,
-        tokens_per_sec: tokens_per_step * t.max_steps as f64 / wall_secs,
+        tokens_per_sec: (per_step * block_size * total_steps) as f64 / wall_secs,
     };
     println!("{}", "-".repeat(60));
     println!(
-        "Done: {} steps in {wall_secs:.1}s ({} tok/s) | train loss {final_train_loss:.4} | val loss {final_val_loss:.4}",
-        summary.steps,
-        group(summary.tokens_per_sec as usize)
+        "Done: {total_steps} steps in {wall_secs:.1}s ({} tok/s) | train loss {final_train_loss:.4} | val loss {final_val_loss:.4} | val ppl {:.2}",
+        group(summary.tokens_per_sec as usize),
+        final_val_loss.exp()
     );
-
-    let run_dir = config.run_dir();
-    checkpoint::save_run(&run_dir, config, &corpus.tokenizer, learner.model.valid())?;
-    println!("Saved model to {}", run_dir.display());
+    plot_run(&run_dir)?;
+    println!("Saved model, metrics.csv, loss.png and loss.svg to {}", run_dir.display());
     Ok(summary)
 }
 
-/// `1234567` -> `"1,234,567"`.
-pub fn group(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
+/// A fixed set of `eval_batches` random validation windows, the same at every evaluation.
+fn validation_batches<B: AutodiffBackend>(
+    data: &PreparedData,
+    config: &Config,
+    window: usize,
+    device: &B::Device,
+) -> Result<Vec<Batch<B::InnerBackend>>> {
+    let t = &config.training;
+    let tokens = data.val.len();
+    if tokens < window {
+        anyhow::bail!(
+            "the validation split has {tokens} tokens, fewer than one window of block_size + 1 = {window}: \
+             use a longer corpus, a smaller model.block_size or a larger validation share (data.train_fraction)"
+        );
     }
-    out
+    let mut rng = seed::rng(t.seed, Stream::Eval, 0);
+    (0..t.eval_batches)
+        .map(|_| {
+            let starts: Vec<usize> = (0..t.batch_size).map(|_| rng.random_range(0..=tokens - window)).collect();
+            Batch::read(&data.val, &starts, window - 1, device)
+        })
+        .collect()
 }

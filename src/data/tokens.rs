@@ -1,0 +1,205 @@
+//! Token files: `train.bin` / `val.bin`, a 32-byte header then little-endian token ids.
+//!
+//! Header: magic `BGPT`, format version (u32), bytes per token (u32: 2 or 4), vocabulary
+//! size (u32), token count (u64), 8 reserved bytes. Files are read memory-mapped, so a
+//! corpus larger than memory trains.
+
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use memmap2::Mmap;
+
+const MAGIC: &[u8; 4] = b"BGPT";
+const VERSION: u32 = 1;
+/// Bytes before the first token.
+pub const HEADER_LEN: usize = 32;
+
+/// How token ids are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenDtype {
+    /// 2 bytes per token: vocabularies of at most 65,536 ids.
+    U16,
+    /// 4 bytes per token.
+    U32,
+}
+
+impl TokenDtype {
+    /// The smallest type that holds every id of a `vocab_size` vocabulary.
+    pub fn for_vocab(vocab_size: usize) -> Self {
+        if vocab_size <= 1 << 16 {
+            Self::U16
+        } else {
+            Self::U32
+        }
+    }
+
+    /// Bytes per token.
+    pub fn bytes(self) -> usize {
+        match self {
+            Self::U16 => 2,
+            Self::U32 => 4,
+        }
+    }
+
+    /// `"u16"` or `"u32"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::U16 => "u16",
+            Self::U32 => "u32",
+        }
+    }
+}
+
+/// Streams token ids into a new token file (a temporary file renamed on `finish`).
+pub struct TokenWriter {
+    out: BufWriter<File>,
+    tmp: PathBuf,
+    path: PathBuf,
+    dtype: TokenDtype,
+    vocab_size: usize,
+    count: u64,
+}
+
+impl TokenWriter {
+    /// Starts `path` for ids below `vocab_size`.
+    pub fn create(path: &Path, vocab_size: usize) -> Result<Self> {
+        let tmp = path.with_extension("bin.tmp");
+        let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let mut out = BufWriter::new(file);
+        out.write_all(&[0u8; HEADER_LEN])?;
+        let dtype = TokenDtype::for_vocab(vocab_size);
+        Ok(Self { out, tmp, path: path.to_path_buf(), dtype, vocab_size, count: 0 })
+    }
+
+    /// Appends `ids`.
+    pub fn push(&mut self, ids: &[u32]) -> Result<()> {
+        for &id in ids {
+            if id as usize >= self.vocab_size {
+                bail!("token id {id} is outside the vocabulary of {} ids", self.vocab_size);
+            }
+            match self.dtype {
+                TokenDtype::U16 => self.out.write_all(&(id as u16).to_le_bytes())?,
+                TokenDtype::U32 => self.out.write_all(&id.to_le_bytes())?,
+            }
+        }
+        self.count += ids.len() as u64;
+        Ok(())
+    }
+
+    /// Writes the header, syncs and renames the file into place; returns the token count.
+    pub fn finish(mut self) -> Result<u64> {
+        let mut header = [0u8; HEADER_LEN];
+        header[0..4].copy_from_slice(MAGIC);
+        header[4..8].copy_from_slice(&VERSION.to_le_bytes());
+        header[8..12].copy_from_slice(&(self.dtype.bytes() as u32).to_le_bytes());
+        header[12..16].copy_from_slice(&(self.vocab_size as u32).to_le_bytes());
+        header[16..24].copy_from_slice(&self.count.to_le_bytes());
+        self.out.seek(SeekFrom::Start(0))?;
+        self.out.write_all(&header)?;
+        let file = self.out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all().with_context(|| format!("cannot sync {}", self.tmp.display()))?;
+        std::fs::rename(&self.tmp, &self.path)
+            .with_context(|| format!("cannot rename {} to {}", self.tmp.display(), self.path.display()))?;
+        Ok(self.count)
+    }
+}
+
+/// A memory-mapped token file.
+pub struct TokenFile {
+    map: Mmap,
+    path: PathBuf,
+    dtype: TokenDtype,
+    vocab_size: usize,
+    len: usize,
+}
+
+impl TokenFile {
+    /// Opens and checks `path`: magic, version, dtype, and a size that matches the header.
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = File::open(path).with_context(|| format!("cannot open token file {}", path.display()))?;
+        // SAFETY: the file is opened read-only and token files are only ever replaced by
+        // rename, never modified in place, so the mapping stays valid while it is used.
+        let map = unsafe { Mmap::map(&file) }.with_context(|| format!("cannot map {}", path.display()))?;
+        let shown = path.display();
+        if map.len() < HEADER_LEN || &map[0..4] != MAGIC {
+            bail!("{shown} is not a burngpt token file (bad header); run `burngpt prepare` again");
+        }
+        let u32_at = |at: usize| u32::from_le_bytes([map[at], map[at + 1], map[at + 2], map[at + 3]]);
+        let version = u32_at(4);
+        if version != VERSION {
+            bail!("{shown}: token file format version {version}, this build reads version {VERSION}");
+        }
+        let dtype = match u32_at(8) {
+            2 => TokenDtype::U16,
+            4 => TokenDtype::U32,
+            other => bail!("{shown}: corrupted header ({other} bytes per token; expected 2 or 4)"),
+        };
+        let vocab_size = u32_at(12) as usize;
+        let mut count = [0u8; 8];
+        count.copy_from_slice(&map[16..24]);
+        let len = u64::from_le_bytes(count) as usize;
+        let expected = HEADER_LEN as u64 + len as u64 * dtype.bytes() as u64;
+        if map.len() as u64 != expected {
+            bail!(
+                "{shown} is truncated or corrupted: its header promises {len} {} tokens ({expected} bytes) but the file has {} bytes",
+                dtype.name(),
+                map.len()
+            );
+        }
+        Ok(Self { map, path: path.to_path_buf(), dtype, vocab_size, len })
+    }
+
+    /// Number of tokens.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the file holds no token.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The vocabulary size recorded when the file was written.
+    pub fn vocab_size(&self) -> usize {
+        self.vocab_size
+    }
+
+    /// How ids are stored.
+    pub fn dtype(&self) -> TokenDtype {
+        self.dtype
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends tokens `start..start + n` to `out`, checking each id against the vocabulary.
+    pub fn read_into(&self, start: usize, n: usize, out: &mut Vec<i64>) -> Result<()> {
+        if start + n > self.len {
+            bail!("{}: window {start}..{} is past the last token ({})", self.path.display(), start + n, self.len);
+        }
+        let width = self.dtype.bytes();
+        let bytes = &self.map[HEADER_LEN + start * width..HEADER_LEN + (start + n) * width];
+        for chunk in bytes.chunks_exact(width) {
+            let id = match self.dtype {
+                TokenDtype::U16 => u16::from_le_bytes([chunk[0], chunk[1]]) as u32,
+                TokenDtype::U32 => u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]),
+            };
+            if id as usize >= self.vocab_size {
+                bail!("{}: token id {id} is outside its vocabulary of {} (corrupted file)", self.path.display(), self.vocab_size);
+            }
+            out.push(id as i64);
+        }
+        Ok(())
+    }
+
+    /// Every token (for tests and small files).
+    pub fn to_vec(&self) -> Result<Vec<u32>> {
+        let mut out = Vec::with_capacity(self.len);
+        self.read_into(0, self.len, &mut out)?;
+        Ok(out.into_iter().map(|t| t as u32).collect())
+    }
+}

@@ -1,0 +1,128 @@
+//! `loss.png` and `loss.svg`: train and val loss against step, the lr schedule below.
+
+use std::path::Path;
+use std::sync::Once;
+
+use anyhow::{anyhow, Context, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::metrics::{read_metrics, MetricsRow, METRICS_FILE};
+
+/// The bitmap plot inside a run directory.
+pub const LOSS_PNG: &str = "loss.png";
+/// The vector plot inside a run directory.
+pub const LOSS_SVG: &str = "loss.svg";
+
+/// DejaVu Sans (Bitstream Vera license, `assets/DejaVuSans-LICENSE.txt`), embedded so
+/// plots render the same everywhere without system fonts.
+static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+
+/// Reads `<run_dir>/metrics.csv` and writes `loss.png` and `loss.svg` beside it.
+pub fn plot_run(run_dir: &Path) -> Result<()> {
+    let rows = read_metrics(&run_dir.join(METRICS_FILE))?;
+    static REGISTER: Once = Once::new();
+    REGISTER.call_once(|| {
+        // An embedded, valid TTF: registration cannot fail.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+    let png = run_dir.join(LOSS_PNG);
+    let svg = run_dir.join(LOSS_SVG);
+    {
+        let root = BitMapBackend::new(&png, (1000, 750)).into_drawing_area();
+        draw(&root, &rows).with_context(|| format!("cannot draw {}", png.display()))?;
+        root.present().map_err(|e| anyhow!("cannot write {}: {e}", png.display()))?;
+    }
+    let root = SVGBackend::new(&svg, (1000, 750)).into_drawing_area();
+    draw(&root, &rows).with_context(|| format!("cannot draw {}", svg.display()))?;
+    root.present().map_err(|e| anyhow!("cannot write {}: {e}", svg.display()))?;
+    Ok(())
+}
+
+type Series = Vec<(f64, f64)>;
+
+fn series(rows: &[MetricsRow], value: impl Fn(&MetricsRow) -> Option<f64>) -> Series {
+    rows.iter()
+        .filter_map(|r| value(r).filter(|v| v.is_finite()).map(|v| (r.step as f64, v)))
+        .collect()
+}
+
+fn bounds(all: &[&Series]) -> (f64, f64, f64, f64) {
+    let points = all.iter().flat_map(|s| s.iter());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in points {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if x0 > x1 {
+        return (0.0, 1.0, 0.0, 1.0);
+    }
+    let pad = ((y1 - y0) * 0.05).max(1e-12);
+    (x0, x1.max(x0 + 1.0), (y0 - pad).max(0.0), y1 + pad)
+}
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, rows: &[MetricsRow]) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    let (top, bottom) = root.split_vertically(500);
+    let train = series(rows, |r| r.train_loss);
+    let val = series(rows, |r| r.val_loss);
+    let lr = series(rows, |r| r.lr);
+
+    let (x0, x1, y0, y1) = bounds(&[&train, &val]);
+    let mut chart = ChartBuilder::on(&top)
+        .caption("Loss", ("sans-serif", 24))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(|e| anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .x_desc("step")
+        .y_desc("cross-entropy (nats)")
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    chart
+        .draw_series(LineSeries::new(train, BLUE.stroke_width(2)))
+        .map_err(|e| anyhow!("{e}"))?
+        .label("train")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(val.clone(), RED.stroke_width(2)))
+        .map_err(|e| anyhow!("{e}"))?
+        .label("val")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
+    chart
+        .draw_series(val.iter().map(|&p| Circle::new(p, 3, RED.filled())))
+        .map_err(|e| anyhow!("{e}"))?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+
+    let (lx0, lx1, ly0, ly1) = bounds(&[&lr]);
+    let mut chart = ChartBuilder::on(&bottom)
+        .caption("Learning rate", ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(lx0.min(x0)..lx1.max(x1), ly0..ly1)
+        .map_err(|e| anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .x_desc("step")
+        .y_label_formatter(&|v| format!("{v:.1e}"))
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    chart
+        .draw_series(LineSeries::new(lr, GREEN.stroke_width(2)))
+        .map_err(|e| anyhow!("{e}"))?;
+    Ok(())
+}

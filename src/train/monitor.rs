@@ -1,0 +1,174 @@
+//! What a person watching the run sees: log lines, a progress bar, warnings, metrics.csv.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::report::{MetricsRow, MetricsWriter};
+
+/// Consecutive rising validation losses reported as overfitting.
+pub const OVERFIT_EVALS: usize = 3;
+
+/// Log lines, progress bar and metrics of one run.
+pub struct Monitor {
+    bar: Option<ProgressBar>,
+    metrics: MetricsWriter,
+    start: Instant,
+    window_start: Instant,
+    window_steps: usize,
+    tokens_per_step: usize,
+    total_steps: usize,
+    epochs: usize,
+    last_val: Option<f64>,
+    rising: usize,
+}
+
+impl Monitor {
+    /// Starts the clock; a progress bar is drawn on stderr only when it is a terminal.
+    pub fn new(total_steps: usize, epochs: usize, tokens_per_step: usize, metrics_path: &Path, append: bool) -> Result<Self> {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(total_steps as u64);
+            if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} steps [{elapsed_precise} < {eta_precise}] {msg}") {
+                bar.set_style(style);
+            }
+            bar
+        });
+        Ok(Self {
+            bar,
+            metrics: MetricsWriter::open(metrics_path, append)?,
+            start: Instant::now(),
+            window_start: Instant::now(),
+            window_steps: 0,
+            tokens_per_step,
+            total_steps,
+            epochs,
+            last_val: None,
+            rising: 0,
+        })
+    }
+
+    /// Prints one line to stdout (above the progress bar, if any).
+    pub fn line(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| println!("{text}")),
+            None => println!("{text}"),
+        }
+    }
+
+    /// Seconds since the run started.
+    pub fn elapsed(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
+    /// Counts a finished step.
+    pub fn step_done(&mut self) {
+        self.window_steps += 1;
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+    }
+
+    /// Logs a training step; a NaN or infinite loss is an error.
+    pub fn log_train(&mut self, step: usize, epoch: usize, loss: f64, lr: f64, grad_norm: f64) -> Result<()> {
+        if !loss.is_finite() {
+            bail!(
+                "the training loss became {loss} at step {step} (grad norm {grad_norm}): training diverged; \
+                 the last good model is kept in the run directory; lower optimizer.lr or check the data"
+            );
+        }
+        let tok_s = (self.tokens_per_step * self.window_steps) as f64 / self.window_start.elapsed().as_secs_f64();
+        let elapsed = self.elapsed();
+        self.line(&format!(
+            "Epoch {epoch}/{} | Step {step}/{} | Loss: {loss:.4} | LR: {} | Grad norm: {grad_norm:.3} | Tok/s: {} | Elapsed: {elapsed:.1}s",
+            self.epochs,
+            self.total_steps,
+            sci(lr),
+            group(tok_s as usize)
+        ));
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("loss {loss:.4}"));
+        }
+        self.metrics.write(&MetricsRow {
+            step,
+            epoch,
+            train_loss: Some(loss),
+            lr: Some(lr),
+            grad_norm: Some(grad_norm),
+            tokens_per_sec: Some(tok_s),
+            elapsed_s: elapsed,
+            ..Default::default()
+        })?;
+        self.restart_window();
+        Ok(())
+    }
+
+    /// Logs a validation loss and warns when it has risen `OVERFIT_EVALS` times in a row.
+    pub fn log_val(&mut self, step: usize, epoch: usize, val_loss: f64) -> Result<()> {
+        self.line(&format!(
+            "Epoch {epoch}/{} | Step {step}/{} | Val loss: {val_loss:.4} | Val ppl: {:.2}",
+            self.epochs,
+            self.total_steps,
+            val_loss.exp()
+        ));
+        if let Some(last) = self.last_val {
+            self.rising = if val_loss > last { self.rising + 1 } else { 0 };
+            if self.rising == OVERFIT_EVALS {
+                self.line(&format!(
+                    "Warning: the validation loss has risen for {OVERFIT_EVALS} evaluations in a row (now {val_loss:.4}): \
+                     the model is overfitting; stop earlier, add dropout or use more data"
+                ));
+            }
+        }
+        self.last_val = Some(val_loss);
+        self.metrics.write(&MetricsRow {
+            step,
+            epoch,
+            val_loss: Some(val_loss),
+            elapsed_s: self.elapsed(),
+            ..Default::default()
+        })?;
+        self.restart_window();
+        Ok(())
+    }
+
+    /// Excludes time spent outside training steps (evaluation, saving) from throughput.
+    pub fn restart_window(&mut self) {
+        self.window_start = Instant::now();
+        self.window_steps = 0;
+    }
+
+    /// Removes the progress bar.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// `1.5e-4` -> `"1.50e-04"` (two exponent digits, as in the spec's log).
+pub fn sci(x: f64) -> String {
+    let s = format!("{x:.2e}");
+    match s.split_once('e') {
+        Some((mantissa, exp)) => {
+            let (sign, digits) = exp.strip_prefix('-').map_or(("+", exp), |d| ("-", d));
+            format!("{mantissa}e{sign}{digits:0>2}")
+        }
+        None => s,
+    }
+}
+
+/// `1234567` -> `"1,234,567"`.
+pub fn group(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
