@@ -21,6 +21,45 @@ pub struct Cli {
 pub enum Command {
     /// Train a model from a TOML config (the default).
     Train(TrainArgs),
+    /// Tokenize a corpus once into train.bin / val.bin plus its tokenizer.
+    Prepare(PrepareArgs),
+    /// Redraw loss.png and loss.svg from a run's metrics.csv.
+    Plot(PlotArgs),
+}
+
+/// Options of `prepare`: either `--config` (prepare what that run trains on, into its run
+/// directory) or `--input` and `--out` with the tokenizer settings.
+#[derive(Debug, Args, Clone)]
+pub struct PrepareArgs {
+    /// Prepare the data of this run config into its run directory.
+    #[arg(short, long, value_name = "FILE", conflicts_with_all = ["input", "out"])]
+    pub config: Option<PathBuf>,
+    /// Override one config key (with --config).
+    #[arg(long = "set", value_name = "KEY=VALUE", requires = "config")]
+    pub set: Vec<String>,
+    /// A text file or a directory of .txt files.
+    #[arg(long, value_name = "PATH", requires = "out")]
+    pub input: Option<PathBuf>,
+    /// The directory to write (usable as `data.path` in a config).
+    #[arg(long, value_name = "DIR", requires = "input")]
+    pub out: Option<PathBuf>,
+    /// `char` or `bpe`.
+    #[arg(long, default_value = "bpe")]
+    pub tokenizer: String,
+    /// BPE vocabulary size.
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    pub vocab_size: usize,
+    /// Fraction of the characters in the training split.
+    #[arg(long, value_name = "F", default_value_t = 0.9)]
+    pub train_fraction: f64,
+}
+
+/// Options of `plot`.
+#[derive(Debug, Args, Clone)]
+pub struct PlotArgs {
+    /// The run directory, e.g. artifacts/small.
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
 }
 
 /// Options of `train`.

@@ -183,23 +183,7 @@ impl Config {
         if !(m.layer_norm_eps > 0.0) {
             bail!("model.layer_norm_eps = {} must be > 0", m.layer_norm_eps);
         }
-        let d = &self.data;
-        if !d.path.exists() {
-            bail!("data.path: data file {} does not exist", d.path.display());
-        }
-        match (d.tokenizer, d.vocab_size) {
-            (TokenizerKind::Bpe, None) => bail!("data.vocab_size is required with data.tokenizer = \"bpe\""),
-            (TokenizerKind::Bpe, Some(v)) if v <= 256 => {
-                bail!("data.vocab_size = {v} must exceed the 256 byte symbols of byte-level BPE")
-            }
-            (TokenizerKind::Char, Some(_)) => {
-                bail!("data.vocab_size applies to the bpe tokenizer only; the char vocabulary is the corpus's characters")
-            }
-            _ => {}
-        }
-        if !(d.train_fraction > 0.0 && d.train_fraction < 1.0) {
-            bail!("data.train_fraction = {} must be in (0, 1)", d.train_fraction);
-        }
+        self.data.validate()?;
         let o = &self.optimizer;
         if !(o.lr > 0.0) {
             bail!("optimizer.lr = {} must be > 0", o.lr);
@@ -273,6 +257,30 @@ impl Config {
     pub fn run_dir(&self) -> PathBuf {
         let name = self.training.run_name.as_deref().unwrap_or("run");
         self.training.out_dir.join(name)
+    }
+}
+
+impl DataSection {
+    /// Rejects a missing path and inconsistent tokenizer settings, naming the key.
+    pub fn validate(&self) -> Result<()> {
+        let d = self;
+        if !d.path.exists() {
+            bail!("data.path: data file {} does not exist", d.path.display());
+        }
+        match (d.tokenizer, d.vocab_size) {
+            (TokenizerKind::Bpe, None) => bail!("data.vocab_size is required with data.tokenizer = \"bpe\""),
+            (TokenizerKind::Bpe, Some(v)) if v <= 256 => {
+                bail!("data.vocab_size = {v} must exceed the 256 byte symbols of byte-level BPE")
+            }
+            (TokenizerKind::Char, Some(_)) => {
+                bail!("data.vocab_size applies to the bpe tokenizer only; the char vocabulary is the corpus's characters")
+            }
+            _ => {}
+        }
+        if !(d.train_fraction > 0.0 && d.train_fraction < 1.0) {
+            bail!("data.train_fraction = {} must be in (0, 1)", d.train_fraction);
+        }
+        Ok(())
     }
 }
 

@@ -2,12 +2,12 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Parser;
 
 use burngpt::backend;
-use burngpt::cli::{Cli, Command, TrainArgs};
-use burngpt::config::Config;
+use burngpt::cli::{Cli, Command, PrepareArgs, TrainArgs};
+use burngpt::config::{Config, DataSection, TokenizerKind};
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {
@@ -23,7 +23,42 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         None => train(&cli.train),
         Some(Command::Train(args)) => train(&args),
+        Some(Command::Prepare(args)) => prepare(&args),
+        Some(Command::Plot(args)) => {
+            burngpt::report::plot_run(&args.run)?;
+            println!("Wrote {} and {}", args.run.join("loss.png").display(), args.run.join("loss.svg").display());
+            Ok(())
+        }
     }
+}
+
+fn prepare(args: &PrepareArgs) -> Result<()> {
+    let (data, dir) = match (&args.config, &args.input, &args.out) {
+        (Some(path), _, _) => {
+            let config = Config::load(path, &args.set)?;
+            let dir = config.run_dir();
+            (config.data, dir)
+        }
+        (None, Some(input), Some(out)) => {
+            let tokenizer = match args.tokenizer.as_str() {
+                "char" => TokenizerKind::Char,
+                "bpe" => TokenizerKind::Bpe,
+                other => bail!("--tokenizer {other}: expected `char` or `bpe`"),
+            };
+            let data = DataSection {
+                path: input.clone(),
+                tokenizer,
+                vocab_size: (tokenizer == TokenizerKind::Bpe).then_some(args.vocab_size),
+                train_fraction: args.train_fraction,
+            };
+            data.validate()?;
+            (data, out.clone())
+        }
+        _ => bail!("prepare needs --config FILE, or --input PATH and --out DIR"),
+    };
+    let meta = burngpt::data::prepare(&data, &dir, &mut |m| println!("{m}"))?;
+    println!("Vocabulary size: {} ({} ids)", meta.vocab_size, meta.dtype);
+    Ok(())
 }
 
 fn train(args: &TrainArgs) -> Result<()> {
