@@ -218,7 +218,7 @@ impl Config {
         positive("training.eval_every", t.eval_every)?;
         positive("training.eval_batches", t.eval_batches)?;
         if let Some(max_steps) = t.max_steps {
-            self.check_warmup(max_steps, "training.max_steps")?;
+            self.check_warmup(max_steps, &format!("training.max_steps = {max_steps}"))?;
         }
         Ok(())
     }
@@ -227,7 +227,7 @@ impl Config {
     pub fn check_warmup(&self, total_steps: usize, source: &str) -> Result<()> {
         if self.schedule.warmup_steps > total_steps {
             bail!(
-                "schedule.warmup_steps = {} exceeds the total steps ({total_steps}, from {source})",
+                "schedule.warmup_steps = {} exceeds the total steps {total_steps} ({source})",
                 self.schedule.warmup_steps
             );
         }

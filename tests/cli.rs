@@ -109,3 +109,73 @@ fn missing_config_file_and_flag_are_named() {
     fails_with(&["--config", "configs/nope.toml"], &["configs/nope.toml"]);
     fails_with(&[], &["--config"]);
 }
+
+/// A small corpus written by the test: repeated lines, a few thousand characters.
+fn write_corpus(dir: &Path, chars: usize) -> PathBuf {
+    let line = "To be, or not to be, that is the question: whether 'tis nobler in the mind.\n";
+    let text: String = line.repeat(chars / line.len() + 1).chars().take(chars).collect();
+    let path = dir.join("corpus.txt");
+    std::fs::write(&path, text).expect("write corpus");
+    path
+}
+
+#[test]
+fn prepare_then_train_on_a_tiny_bpe_corpus() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let corpus = write_corpus(dir.path(), 20_000);
+    let prepared = dir.path().join("prepared");
+    let out = burngpt(&[
+        "prepare", "--input", corpus.to_str().expect("utf8"), "--out", prepared.to_str().expect("utf8"),
+        "--tokenizer", "bpe", "--vocab-size", "300",
+    ]);
+    assert!(out.status.success(), "prepare failed: {}", stderr(&out));
+    for file in ["train.bin", "val.bin", "tokenizer.json", "data.json"] {
+        assert!(prepared.join(file).is_file(), "{file} missing");
+    }
+    let out_dir = dir.path().join("runs");
+    let out = burngpt(&[
+        "--config", "configs/tiny.toml",
+        "--set", &format!("data.path={}", prepared.display()),
+        "--set", &format!("training.out_dir={}", out_dir.display()),
+        "--set", "training.max_steps=30", "--set", "schedule.warmup_steps=5",
+        "--set", "training.log_every=10", "--set", "training.eval_every=30", "--set", "training.eval_batches=2",
+        "--set", "training.grad_accum_steps=2",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "training failed: {}\n{stdout}", stderr(&out));
+    // A repetitive corpus can run out of pairs to merge before 300: at most the target.
+    let vocab = number_after(&stdout, "Vocabulary size:");
+    assert!(vocab > 256.0 && vocab <= 300.0, "vocabulary {vocab}");
+    let initial = number_after(&stdout, "Step 0/30 | Val loss:");
+    let last = number_after(&stdout, "Step 30/30 | Val loss:");
+    // The corpus is one repeated line: 30 steps learn much of it.
+    assert!(last < initial - 1.0, "val loss {initial} -> {last}");
+    let run = out_dir.join("tiny");
+    for file in ["metrics.csv", "loss.png", "loss.svg", "tokenizer.json", "model.mpk"] {
+        assert!(run.join(file).is_file(), "{file} missing");
+    }
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).expect("metrics");
+    assert!(csv.starts_with("step,epoch,train_loss,val_loss,lr,grad_norm,tokens_per_sec,elapsed_s\n"));
+    assert_eq!(csv.lines().filter(|l| !l.split(',').nth(2).unwrap_or("").is_empty()).count(), 1 + 3, "3 logged steps");
+}
+
+#[test]
+fn corpus_shorter_than_a_window_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let corpus = write_corpus(dir.path(), 30); // 27 train characters < block_size 32 + 1
+    fails_with(
+        &[
+            "--config", "configs/tiny.toml",
+            "--set", &format!("data.path={}", corpus.display()),
+            "--set", &format!("training.out_dir={}", dir.path().join("runs").display()),
+        ],
+        &["fewer than one window of block_size + 1 = 33"],
+    );
+    let empty = dir.path().join("empty.txt");
+    std::fs::write(&empty, "").expect("write");
+    fails_with(
+        &["--config", "configs/tiny.toml", "--set", &format!("data.path={}", empty.display()),
+          "--set", &format!("training.out_dir={}", dir.path().join("runs").display())],
+        &["holds no text"],
+    );
+}

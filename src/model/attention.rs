@@ -9,7 +9,7 @@ use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Tensor};
 
-use super::init::{linear, INIT_STD};
+use super::init::{linear, linear_3d, INIT_STD};
 
 /// Configuration of [`CausalSelfAttention`].
 #[derive(Config, Debug)]
@@ -57,7 +57,7 @@ impl<B: Backend> CausalSelfAttention<B> {
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let [batch, seq_len, d_model] = x.dims();
         let head_dim = d_model / self.n_heads;
-        let qkv = self.c_attn.forward(x); // [batch, seq_len, 3 * d_model]
+        let qkv = linear_3d(&self.c_attn, x); // [batch, seq_len, 3 * d_model]
         let mut parts = qkv
             .reshape([batch, seq_len, 3, self.n_heads, head_dim])
             .permute([2, 0, 3, 1, 4]) // [3, batch, n_heads, seq_len, head_dim]
@@ -74,7 +74,7 @@ impl<B: Backend> CausalSelfAttention<B> {
             causal_attention(q, k, v)
         };
         let y = y.swap_dims(1, 2).reshape([batch, seq_len, d_model]);
-        self.resid_drop.forward(self.c_proj.forward(y))
+        self.resid_drop.forward(linear_3d(&self.c_proj, y))
     }
 
     /// The explicit form, used in training when attention dropout is on (the fused op has

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::attention::CausalSelfAttentionConfig;
 use super::block::{Block, BlockConfig};
-use super::init::{layer_norm, linear, INIT_STD};
+use super::init::{layer_norm, linear, linear_3d, INIT_STD};
 use super::mlp::MlpConfig;
 use super::positions::sinusoidal_table;
 
@@ -158,8 +158,12 @@ impl<B: Backend> Gpt<B> {
     /// `x: [batch, seq_len, d_model]` -> `[batch, seq_len, vocab_size]`
     fn head(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         match &self.lm_head {
-            Some(lm_head) => lm_head.forward(x),
-            None => x.matmul(self.wte.weight.val().transpose().unsqueeze::<3>()),
+            Some(lm_head) => linear_3d(lm_head, x),
+            None => {
+                let [batch, seq_len, d_model] = x.dims();
+                let logits = x.reshape([batch * seq_len, d_model]).matmul(self.wte.weight.val().transpose());
+                logits.reshape([batch, seq_len, self.wte.weight.dims()[0]])
+            }
         }
     }
 

@@ -7,7 +7,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
 use super::gpt::GeluKind;
-use super::init::{linear, INIT_STD};
+use super::init::{linear, linear_3d, INIT_STD};
 
 /// Configuration of [`Mlp`].
 #[derive(Config, Debug)]
@@ -57,7 +57,7 @@ impl<B: Backend> Mlp<B> {
     /// # Shapes
     /// `x: [batch, seq_len, d_model]` -> `[batch, seq_len, d_model]`
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let h = self.act.forward(self.c_fc.forward(x)); // [batch, seq_len, d_ff]
-        self.drop.forward(self.c_proj.forward(h))
+        let h = self.act.forward(linear_3d(&self.c_fc, x)); // [batch, seq_len, d_ff]
+        self.drop.forward(linear_3d(&self.c_proj, h))
     }
 }

@@ -68,7 +68,7 @@ pub fn train<B: AutodiffBackend>(config: &Config, device: &B::Device, backend_la
             sampler.epochs(),
             data.train.len() / window
         );
-        config.check_warmup(total_steps, "training.epochs")?;
+        config.check_warmup(total_steps, &format!("training.epochs = {} x {spe} steps per epoch", sampler.epochs()))?;
     }
     let val_batches = validation_batches::<B>(&data, config, window, device)?;
     let learner_config = LearnerConfig {
