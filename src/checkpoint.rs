@@ -1,32 +1,229 @@
-//! The run directory: resolved config, tokenizer and model record, each written atomically.
+//! The run directory and its checkpoints, every file written atomically.
+//!
+//! ```text
+//! artifacts/<run>/config.toml          the resolved config
+//! artifacts/<run>/tokenizer.json       the tokenizer
+//! artifacts/<run>/checkpoints/step-000100/{model.mpk, optim.mpk, state.json}
+//! artifacts/<run>/checkpoints/latest.json   {"last": 100, "best": 100, ...}
+//! ```
+//!
+//! A checkpoint is written into `step-N.tmp/`, synced, renamed to `step-N/`, and only then
+//! named in `latest.json` (itself written to a temporary file and renamed), so a crash at
+//! any moment leaves the previous checkpoint whole and findable.
 
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use burn::module::Module;
-use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Record, Recorder};
 use burn::tensor::backend::Backend;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::model::Gpt;
+use crate::model::{named_params, Gpt, GptConfig};
 
-/// File names inside a run directory.
+/// The resolved config inside a run directory.
 pub const CONFIG_FILE: &str = "config.toml";
-/// The model's parameters (Burn named MessagePack record, full precision).
+/// The model's parameters inside a checkpoint.
 pub const MODEL_FILE: &str = "model.mpk";
+/// The optimizer's state inside a checkpoint.
+pub const OPTIM_FILE: &str = "optim.mpk";
+/// The training position inside a checkpoint.
+pub const STATE_FILE: &str = "state.json";
+/// The index of checkpoints.
+pub const LATEST_FILE: &str = "latest.json";
+/// Version of the checkpoint layout, checked on load.
+pub const FORMAT_VERSION: u32 = 1;
 
-/// Writes the resolved config and the model record into `run_dir`.
-pub fn save_run<B: Backend>(run_dir: &Path, config: &Config, model: Gpt<B>) -> Result<()> {
-    fs::create_dir_all(run_dir)
-        .with_context(|| format!("cannot create run directory {}", run_dir.display()))?;
+/// Where training stood when a checkpoint was written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Layout version ([`FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// Optimizer steps completed.
+    pub step: usize,
+    /// Epoch of the last step (from 1).
+    pub epoch: usize,
+    /// Windows of the current epoch's shuffled order already used.
+    pub position_in_epoch: usize,
+    /// The run's seed; every RNG stream is derived from it and the step, so no other RNG
+    /// state is needed to continue exactly.
+    pub seed: u64,
+    /// Validation loss at this checkpoint, if it was evaluated.
+    pub val_loss: Option<f64>,
+    /// Best validation loss so far.
+    pub best_val_loss: Option<f64>,
+    /// Step of the best validation loss (0 before the first evaluation).
+    pub best_step: usize,
+    /// Training seconds so far.
+    pub elapsed_s: f64,
+}
+
+/// The checkpoint index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Latest {
+    /// Step of the most recent checkpoint.
+    pub last: usize,
+    /// Step of the checkpoint with the best validation loss.
+    pub best: usize,
+    /// Every checkpoint on disk, oldest first.
+    pub steps: Vec<usize>,
+}
+
+/// Which checkpoint to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// The most recent.
+    Last,
+    /// The best by validation loss.
+    Best,
+    /// The one at this step.
+    Step(usize),
+}
+
+impl std::str::FromStr for Which {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "last" => Ok(Self::Last),
+            "best" => Ok(Self::Best),
+            n => n.parse().map(Self::Step).map_err(|_| format!("`{s}`: expected best, last or a step number")),
+        }
+    }
+}
+
+fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
+    NamedMpkBytesRecorder::<FullPrecisionSettings>::default()
+}
+
+/// Serializes any Burn record at full precision.
+pub fn record_bytes<B: Backend, R: Record<B>>(record: R) -> Result<Vec<u8>> {
+    Recorder::<B>::record(&recorder(), record, ()).context("cannot serialize a record")
+}
+
+/// Reads a Burn record written by [`record_bytes`].
+pub fn load_record<B: Backend, R: Record<B>>(path: &Path, device: &B::Device) -> Result<R> {
+    let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Recorder::<B>::load(&recorder(), bytes, device)
+        .with_context(|| format!("{}: not a valid record (truncated, corrupted, or from another model)", path.display()))
+}
+
+/// The checkpoints folder of a run.
+pub fn checkpoints_dir(run_dir: &Path) -> PathBuf {
+    run_dir.join("checkpoints")
+}
+
+fn step_dir(run_dir: &Path, step: usize) -> PathBuf {
+    checkpoints_dir(run_dir).join(format!("step-{step:06}"))
+}
+
+/// Writes the resolved config of a run.
+pub fn save_config(run_dir: &Path, config: &Config) -> Result<()> {
+    fs::create_dir_all(run_dir).with_context(|| format!("cannot create run directory {}", run_dir.display()))?;
     let toml = toml::to_string_pretty(config).context("cannot serialize the config")?;
-    write_atomic(&run_dir.join(CONFIG_FILE), toml.as_bytes())?;
-    let bytes = NamedMpkBytesRecorder::<FullPrecisionSettings>::default()
-        .record(model.into_record(), ())
-        .context("cannot serialize the model record")?;
-    write_atomic(&run_dir.join(MODEL_FILE), &bytes)
+    write_atomic(&run_dir.join(CONFIG_FILE), toml.as_bytes())
+}
+
+/// Reads the resolved config of a run.
+pub fn load_config(run_dir: &Path) -> Result<Config> {
+    if !run_dir.is_dir() {
+        bail!("run directory {} does not exist", run_dir.display());
+    }
+    let path = run_dir.join(CONFIG_FILE);
+    let text = fs::read_to_string(&path).with_context(|| format!("cannot read {} (is this a run directory?)", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("{}: not a valid run config", path.display()))
+}
+
+/// Saves a checkpoint (model bytes, optimizer bytes, state), then prunes old ones, keeping
+/// the last `keep_last` and the best.
+pub fn save_checkpoint(run_dir: &Path, model: &[u8], optim: &[u8], state: &TrainState, keep_last: usize) -> Result<()> {
+    let dir = step_dir(run_dir, state.step);
+    let tmp = dir.with_extension("tmp");
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).with_context(|| format!("cannot remove {}", tmp.display()))?;
+    }
+    fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    write_synced(&tmp.join(MODEL_FILE), model)?;
+    write_synced(&tmp.join(OPTIM_FILE), optim)?;
+    write_synced(&tmp.join(STATE_FILE), serde_json::to_string_pretty(state)?.as_bytes())?;
+    if dir.exists() {
+        fs::remove_dir_all(&dir).with_context(|| format!("cannot replace {}", dir.display()))?;
+    }
+    fs::rename(&tmp, &dir).with_context(|| format!("cannot rename {} to {}", tmp.display(), dir.display()))?;
+
+    let mut latest = read_latest(run_dir).unwrap_or(Latest { last: 0, best: state.best_step, steps: Vec::new() });
+    latest.steps.retain(|&s| s != state.step);
+    latest.steps.push(state.step);
+    latest.last = state.step;
+    // The best checkpoint is the one saved at the best evaluation; before any evaluation
+    // (or if it is gone) the latest stands in for it.
+    latest.best = if state.best_step == state.step || latest.steps.contains(&state.best_step) {
+        state.best_step
+    } else {
+        state.step
+    };
+    let keep_from = latest.steps.len().saturating_sub(keep_last.max(1));
+    let (old, _) = latest.steps.split_at(keep_from);
+    let removed: Vec<usize> = old.iter().copied().filter(|&s| s != latest.best).collect();
+    latest.steps.retain(|s| !removed.contains(s));
+    write_atomic(&checkpoints_dir(run_dir).join(LATEST_FILE), serde_json::to_string_pretty(&latest)?.as_bytes())?;
+    for step in removed {
+        let _ = fs::remove_dir_all(step_dir(run_dir, step));
+    }
+    Ok(())
+}
+
+/// Reads the checkpoint index.
+pub fn read_latest(run_dir: &Path) -> Result<Latest> {
+    let path = checkpoints_dir(run_dir).join(LATEST_FILE);
+    let text = fs::read_to_string(&path).with_context(|| format!("no checkpoint in {} ({} missing)", run_dir.display(), path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: corrupted checkpoint index", path.display()))
+}
+
+/// The directory of checkpoint `which`.
+pub fn checkpoint_dir(run_dir: &Path, which: Which) -> Result<PathBuf> {
+    let latest = read_latest(run_dir)?;
+    let step = match which {
+        Which::Last => latest.last,
+        Which::Best => latest.best,
+        Which::Step(n) if latest.steps.contains(&n) => n,
+        Which::Step(n) => bail!("no checkpoint at step {n} in {}; available: {:?}", run_dir.display(), latest.steps),
+    };
+    Ok(step_dir(run_dir, step))
+}
+
+/// Reads a checkpoint's state.
+pub fn load_state(dir: &Path) -> Result<TrainState> {
+    let path = dir.join(STATE_FILE);
+    let text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let state: TrainState = serde_json::from_str(&text).with_context(|| format!("{}: corrupted state", path.display()))?;
+    if state.format_version != FORMAT_VERSION {
+        bail!("{}: checkpoint format {} but this build reads {FORMAT_VERSION}", path.display(), state.format_version);
+    }
+    Ok(state)
+}
+
+/// Builds the model of `config` and loads `dir/model.mpk` into it, checking every tensor's
+/// shape (Burn's loader does not).
+pub fn load_model<B: Backend>(config: &GptConfig, dir: &Path, device: &B::Device) -> Result<Gpt<B>> {
+    let fresh = config.init::<B>(device);
+    let expected = named_params::<B, _>(&fresh);
+    let path = dir.join(MODEL_FILE);
+    let model = fresh.load_record(load_record::<B, _>(&path, device)?);
+    for (want, got) in expected.iter().zip(named_params::<B, _>(&model)) {
+        if want.shape != got.shape {
+            bail!(
+                "{}: tensor {} has shape {:?} but the run's config needs {:?} (a record from another architecture?)",
+                path.display(),
+                want.name,
+                got.shape,
+                want.shape
+            );
+        }
+    }
+    Ok(model)
 }
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it, then renames it over `path`,
@@ -34,9 +231,17 @@ pub fn save_run<B: Backend>(run_dir: &Path, config: &Config, model: Gpt<B>) -> R
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{file_name}.tmp"));
-    let mut file = fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    file.write_all(bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    file.sync_all().with_context(|| format!("cannot sync {}", tmp.display()))?;
-    drop(file);
+    write_synced(&tmp, bytes)?;
     fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    file.sync_all().with_context(|| format!("cannot sync {}", path.display()))
+}
+
+/// Serializes a model's record.
+pub fn model_bytes<B: Backend>(model: Gpt<B>) -> Result<Vec<u8>> {
+    record_bytes::<B, _>(model.into_record())
 }

@@ -25,6 +25,65 @@ pub enum Command {
     Prepare(PrepareArgs),
     /// Redraw loss.png and loss.svg from a run's metrics.csv.
     Plot(PlotArgs),
+    /// Sample text from a trained run's saved model.
+    Generate(GenerateArgs),
+    /// Validation loss and perplexity of a saved model.
+    Eval(EvalArgs),
+}
+
+/// Options of `generate`.
+#[derive(Debug, Args, Clone)]
+pub struct GenerateArgs {
+    /// The run directory, e.g. artifacts/small.
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
+    /// Which checkpoint: best, last, or a step number.
+    #[arg(long, default_value = "best")]
+    pub checkpoint: String,
+    /// The text to continue.
+    #[arg(long, conflicts_with = "prompt_file")]
+    pub prompt: Option<String>,
+    /// A file whose text to continue.
+    #[arg(long, value_name = "FILE")]
+    pub prompt_file: Option<PathBuf>,
+    /// Tokens to generate per sample.
+    #[arg(long, default_value_t = 256)]
+    pub max_new_tokens: usize,
+    /// Softmax temperature (0 = greedy).
+    #[arg(long, default_value_t = 0.8)]
+    pub temperature: f64,
+    /// Sample among the k most likely tokens.
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    /// Sample among the most likely tokens holding probability p, in (0, 1].
+    #[arg(long)]
+    pub top_p: Option<f64>,
+    /// Always take the most likely token.
+    #[arg(long)]
+    pub greedy: bool,
+    /// Seed of the sampler.
+    #[arg(long, default_value_t = 1337)]
+    pub seed: u64,
+    /// Independent samples to draw.
+    #[arg(long, default_value_t = 1)]
+    pub num_samples: usize,
+    /// Recompute the whole context for every token (no KV cache; for comparison).
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+/// Options of `eval`.
+#[derive(Debug, Args, Clone)]
+pub struct EvalArgs {
+    /// The run directory.
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
+    /// Which checkpoint: best, last, or a step number.
+    #[arg(long, default_value = "best")]
+    pub checkpoint: String,
+    /// Evaluate on this text file instead of the run's validation split.
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
 }
 
 /// Options of `prepare`: either `--config` (prepare what that run trains on, into its run
@@ -77,6 +136,14 @@ pub struct TrainArgs {
     /// Shorthand for `--set training.seed=N`.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// Continue the run in this directory from its last checkpoint (its saved config is
+    /// used; only safe keys may be overridden).
+    #[arg(long, value_name = "DIR", conflicts_with = "config")]
+    pub resume: Option<PathBuf>,
+    /// Save a checkpoint and stop after this step, as if interrupted (the schedule still
+    /// runs to the configured end, so `--resume` continues the same run).
+    #[arg(long, value_name = "N")]
+    pub stop_at_step: Option<usize>,
 }
 
 impl TrainArgs {

@@ -130,6 +130,10 @@ pub struct TrainingSection {
     pub eval_every: usize,
     /// Batches averaged for each validation loss.
     pub eval_batches: usize,
+    /// Save a checkpoint every this many steps (and at the end, and on Ctrl-C).
+    pub checkpoint_every: usize,
+    /// Checkpoints kept besides the best one.
+    pub keep_last: usize,
     /// Seed of every RNG: initialisation, batching, dropout.
     pub seed: u64,
     /// Directory under which the run directory `<out_dir>/<run_name>` is created.
@@ -214,6 +218,8 @@ impl Config {
             _ => bail!("set exactly one of training.epochs and training.max_steps"),
         }
         positive("training.grad_accum_steps", t.grad_accum_steps)?;
+        positive("training.checkpoint_every", t.checkpoint_every)?;
+        positive("training.keep_last", t.keep_last)?;
         positive("training.log_every", t.log_every)?;
         positive("training.eval_every", t.eval_every)?;
         positive("training.eval_batches", t.eval_batches)?;
@@ -251,6 +257,41 @@ impl Config {
             gelu: m.gelu,
             layer_norm_eps: m.layer_norm_eps,
         }
+    }
+
+    /// Keys that may differ when a run is resumed: they change neither the model, nor the
+    /// data, nor the optimizer's trajectory up to the checkpoint.
+    pub const RESUME_SAFE_KEYS: [&'static str; 8] = [
+        "training.max_steps",
+        "training.epochs",
+        "training.log_every",
+        "training.eval_every",
+        "training.eval_batches",
+        "training.checkpoint_every",
+        "training.keep_last",
+        "training.out_dir",
+    ];
+
+    /// The saved config of a run with `overrides` applied; an override of any key outside
+    /// [`Config::RESUME_SAFE_KEYS`] that changes its value is refused, naming the key.
+    pub fn for_resume(saved: &Config, overrides: &[String]) -> Result<Config> {
+        let mut table = toml::Table::try_from(saved).context("cannot re-read the saved config")?;
+        for item in overrides {
+            let key = item.split_once('=').map_or(item.as_str(), |(k, _)| k).trim();
+            let before = lookup(&table, key).cloned();
+            apply_override(&mut table, item).with_context(|| format!("bad override --set {item}"))?;
+            if lookup(&table, key).cloned() != before && !Self::RESUME_SAFE_KEYS.contains(&key) {
+                bail!(
+                    "cannot change {key} when resuming: it would change the model, the data or the optimizer's path; \
+                     keys that may change: {}",
+                    Self::RESUME_SAFE_KEYS.join(", ")
+                );
+            }
+        }
+        let config: Config = serde_path_to_error::deserialize(table)
+            .map_err(|e| anyhow::anyhow!("key `{}`: {}", e.path(), e.inner().message()))?;
+        config.validate()?;
+        Ok(config)
     }
 
     /// The run directory `<out_dir>/<run_name>`.
@@ -310,6 +351,15 @@ fn apply_override(table: &mut toml::Table, item: &str) -> Result<()> {
     }
     node.insert(last.to_string(), value);
     Ok(())
+}
+
+fn lookup<'a>(table: &'a toml::Table, path: &str) -> Option<&'a toml::Value> {
+    let mut keys = path.split('.');
+    let mut value = table.get(keys.next()?)?;
+    for key in keys {
+        value = value.as_table()?.get(key)?;
+    }
+    Some(value)
 }
 
 fn parse_value(raw: &str) -> toml::Value {

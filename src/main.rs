@@ -1,17 +1,22 @@
 //! The `burngpt` binary: parse, run, print the error chain once, set the exit code.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
 use burngpt::backend;
-use burngpt::cli::{Cli, Command, PrepareArgs, TrainArgs};
+use burngpt::checkpoint::{self, Which};
+use burngpt::cli::{Cli, Command, EvalArgs, GenerateArgs, PrepareArgs, TrainArgs};
 use burngpt::config::{Config, DataSection, TokenizerKind};
+use burngpt::data::{open_prepared, Batch, Tokenizer, TOKENIZER_FILE};
+use burngpt::generate::{generate, SamplingConfig};
+use burngpt::train::evaluate;
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
@@ -19,17 +24,41 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         None => train(&cli.train),
         Some(Command::Train(args)) => train(&args),
-        Some(Command::Prepare(args)) => prepare(&args),
+        Some(Command::Prepare(args)) => prepare(&args).map(|()| ExitCode::SUCCESS),
         Some(Command::Plot(args)) => {
             burngpt::report::plot_run(&args.run)?;
             println!("Wrote {} and {}", args.run.join("loss.png").display(), args.run.join("loss.svg").display());
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Generate(args)) => generate_text(&args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Eval(args)) => eval(&args).map(|()| ExitCode::SUCCESS),
     }
+}
+
+fn train(args: &TrainArgs) -> Result<ExitCode> {
+    let (config, run_dir, resume) = match (&args.resume, &args.config) {
+        (Some(dir), _) => {
+            let saved = checkpoint::load_config(dir)?;
+            let config = Config::for_resume(&saved, &args.overrides())
+                .with_context(|| format!("cannot resume {}", dir.display()))?;
+            (config, dir.clone(), true)
+        }
+        (None, Some(path)) => {
+            let config = Config::load(path, &args.overrides())?;
+            let run_dir = config.run_dir();
+            (config, run_dir, false)
+        }
+        (None, None) => bail!("no config given: pass --config FILE (e.g. --config configs/tiny.toml) or --resume DIR"),
+    };
+    ctrlc::set_handler(burngpt::train::request_stop).context("cannot install the Ctrl-C handler")?;
+    let device = backend::default_device();
+    let label = format!("backend {}, device {device:?}", backend::name());
+    let summary = burngpt::train::train::<backend::Training>(&config, &run_dir, resume, args.stop_at_step, &device, &label)?;
+    Ok(if summary.interrupted { ExitCode::from(130) } else { ExitCode::SUCCESS })
 }
 
 fn prepare(args: &PrepareArgs) -> Result<()> {
@@ -61,14 +90,99 @@ fn prepare(args: &PrepareArgs) -> Result<()> {
     Ok(())
 }
 
-fn train(args: &TrainArgs) -> Result<()> {
-    let path = args
-        .config
-        .as_deref()
-        .context("no config given: pass --config FILE (e.g. --config configs/tiny.toml)")?;
-    let config = Config::load(path, &args.overrides())?;
+/// The saved config, tokenizer and model of a run, on the inference backend.
+fn load_run(run: &std::path::Path, which: &str) -> Result<(Config, Tokenizer, burngpt::model::Gpt<backend::Inference>)> {
+    let which: Which = which.parse().map_err(|e: String| anyhow::anyhow!("--checkpoint {e}"))?;
+    let config = checkpoint::load_config(run)?;
+    let tokenizer_path = run.join(TOKENIZER_FILE);
+    if !tokenizer_path.is_file() {
+        bail!("tokenizer {} is missing: the run directory is incomplete", tokenizer_path.display());
+    }
+    let tokenizer = Tokenizer::load(&tokenizer_path)?;
+    let dir = checkpoint::checkpoint_dir(run, which)?;
+    let gpt = config.gpt_config(tokenizer.vocab_size());
+    let model = checkpoint::load_model::<backend::Inference>(&gpt, &dir, &backend::default_device())?;
+    Ok((config, tokenizer, model))
+}
+
+fn generate_text(args: &GenerateArgs) -> Result<()> {
+    let sampling = SamplingConfig { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p, greedy: args.greedy };
+    sampling.validate()?;
+    let prompt = match (&args.prompt, &args.prompt_file) {
+        (Some(p), _) => p.clone(),
+        (None, Some(path)) => std::fs::read_to_string(path).with_context(|| format!("cannot read --prompt-file {}", path.display()))?,
+        (None, None) => "\n".to_string(),
+    };
+    let (_, tokenizer, model) = load_run(&args.run, &args.checkpoint)?;
+    let prompt_ids = tokenizer.encode(&prompt).context("the prompt cannot be encoded")?;
+    if prompt_ids.is_empty() {
+        bail!("--prompt is empty: give at least one character");
+    }
+    let mut stdout = std::io::stdout().lock();
+    for sample in 0..args.num_samples {
+        if args.num_samples > 1 {
+            writeln!(stdout, "--- sample {} ---", sample + 1)?;
+        }
+        write!(stdout, "{prompt}")?;
+        let mut rng = burngpt::seed::rng(args.seed, burngpt::seed::Stream::Sampling, sample as u64);
+        let mut generated = Vec::new();
+        let mut printed = 0;
+        let (_, stats) = generate(&model, &prompt_ids, args.max_new_tokens, &sampling, &mut rng, !args.no_cache, |id| {
+            generated.push(id);
+            let text = tokenizer.decode(&generated)?;
+            // Hold back an incomplete UTF-8 sequence (shown as U+FFFD) until it completes.
+            let ready = text.trim_end_matches('\u{FFFD}');
+            if ready.len() > printed && ready.is_char_boundary(printed) {
+                write!(stdout, "{}", &ready[printed..])?;
+                stdout.flush()?;
+                printed = ready.len();
+            }
+            Ok(())
+        })?;
+        let text = tokenizer.decode(&generated)?;
+        if text.len() > printed {
+            write!(stdout, "{}", &text[printed..])?;
+        }
+        writeln!(stdout)?;
+        eprintln!(
+            "[{} tokens in {:.2}s: {:.1} tokens/s, {}]",
+            stats.new_tokens,
+            stats.seconds,
+            stats.tokens_per_sec(),
+            if args.no_cache { "full recompute" } else { "KV cache" }
+        );
+    }
+    Ok(())
+}
+
+fn eval(args: &EvalArgs) -> Result<()> {
+    let (config, tokenizer, model) = load_run(&args.run, &args.checkpoint)?;
     let device = backend::default_device();
-    let label = format!("backend {}, device {device:?}", backend::name());
-    burngpt::train::train::<backend::Training>(&config, &device, &label)?;
+    let block = config.model.block_size;
+    let window = block + 1;
+    let (tokens, source) = match &args.data {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read --data {}", path.display()))?;
+            let ids = tokenizer.encode(&text).with_context(|| format!("{}: cannot be encoded with the run's tokenizer", path.display()))?;
+            (ids, path.display().to_string())
+        }
+        None => {
+            let data = open_prepared(&args.run)?;
+            (data.val.to_vec()?, format!("the validation split of {}", args.run.display()))
+        }
+    };
+    if tokens.len() < window {
+        bail!("{source} has {} tokens, fewer than one window of block_size + 1 = {window}", tokens.len());
+    }
+    // Every non-overlapping window, in batches of the run's batch size.
+    let starts: Vec<usize> = (0..tokens.len() / window).map(|i| i * window).collect();
+    let batches = starts
+        .chunks(config.training.batch_size)
+        .map(|s| Batch::from_ids(&tokens, s, block, &device))
+        .collect::<Result<Vec<Batch<backend::Inference>>>>()?;
+    let n = batches.len();
+    let loss = evaluate(&model, batches);
+    println!("{source}: {} windows of {window} tokens in {n} batches", starts.len());
+    println!("val loss {loss:.4} | perplexity {:.2}", loss.exp());
     Ok(())
 }

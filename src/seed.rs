@@ -17,6 +17,8 @@ pub enum Stream {
     Dropout = 3,
     /// Validation batch selection.
     Eval = 4,
+    /// Token sampling in generation.
+    Sampling = 5,
 }
 
 /// A 64-bit seed for `stream` at `step`, from SplitMix64 mixing of the run seed.

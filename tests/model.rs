@@ -82,7 +82,7 @@ fn the_spec_model_has_1_044_736_parameters() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut cfg = Config::load(&root.join("configs/small.toml"), &[]).expect("small.toml loads");
     cfg.data.path = root.join(&cfg.data.path);
-    let gpt = cfg.gpt_config(2000).expect("model config");
+    let gpt = cfg.gpt_config(2000);
     let model: Gpt<B> = init_model(&gpt, 0, &Default::default());
     assert_eq!(model.num_params(), 1_044_736);
     assert_eq!(256_000 + 256 + 4 * 197_120, 1_044_736);

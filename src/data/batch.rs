@@ -1,6 +1,6 @@
 //! Batches of next-token prediction windows.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 
@@ -19,13 +19,31 @@ impl<B: Backend> Batch<B> {
     /// Reads windows of `seq_len + 1` tokens starting at `starts`: inputs are the first
     /// `seq_len` tokens of each, targets the last `seq_len`.
     pub fn read(tokens: &TokenFile, starts: &[usize], seq_len: usize, device: &B::Device) -> Result<Self> {
+        Self::build(starts, seq_len, device, |start, window| tokens.read_into(start, seq_len + 1, window))
+    }
+
+    /// [`Batch::read`] from ids in memory.
+    pub fn from_ids(ids: &[u32], starts: &[usize], seq_len: usize, device: &B::Device) -> Result<Self> {
+        Self::build(starts, seq_len, device, |start, window| {
+            let slice = ids.get(start..start + seq_len + 1).context("window past the end of the tokens")?;
+            window.extend(slice.iter().map(|&t| t as i64));
+            Ok(())
+        })
+    }
+
+    fn build(
+        starts: &[usize],
+        seq_len: usize,
+        device: &B::Device,
+        mut fill: impl FnMut(usize, &mut Vec<i64>) -> Result<()>,
+    ) -> Result<Self> {
         let batch = starts.len();
         let mut window = Vec::with_capacity(seq_len + 1);
         let mut inputs = Vec::with_capacity(batch * seq_len);
         let mut targets = Vec::with_capacity(batch * seq_len);
         for &start in starts {
             window.clear();
-            tokens.read_into(start, seq_len + 1, &mut window)?;
+            fill(start, &mut window)?;
             inputs.extend_from_slice(&window[..seq_len]);
             targets.extend_from_slice(&window[1..]);
         }

@@ -56,6 +56,37 @@ impl<B: Backend> CausalSelfAttention<B> {
     /// `x: [batch, seq_len, d_model]` -> `[batch, seq_len, d_model]`
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let [batch, seq_len, d_model] = x.dims();
+        let (q, k, v) = self.qkv(x);
+        let y = if self.attn_drop.prob > 0.0 && B::ad_enabled(&q.device()) {
+            self.attention_with_dropout(q, k, v)
+        } else {
+            causal_attention(q, k, v)
+        };
+        let y = y.swap_dims(1, 2).reshape([batch, seq_len, d_model]);
+        self.resid_drop.forward(linear_3d(&self.c_proj, y))
+    }
+
+    /// Attention for new positions that follow `cache` (keys and values of earlier
+    /// positions, `[batch, n_heads, seq_cached, head_dim]` each); the cache is extended.
+    ///
+    /// # Shapes
+    /// `x: [batch, seq_new, d_model]` -> `[batch, seq_new, d_model]`
+    pub fn forward_cached(&self, x: Tensor<B, 3>, cache: &mut Option<(Tensor<B, 4>, Tensor<B, 4>)>) -> Tensor<B, 3> {
+        let [batch, seq_len, d_model] = x.dims();
+        let (q, k, v) = self.qkv(x);
+        let (k, v) = match cache.take() {
+            Some((k_old, v_old)) => (Tensor::cat(vec![k_old, k], 2), Tensor::cat(vec![v_old, v], 2)),
+            None => (k, v),
+        };
+        *cache = Some((k.clone(), v.clone()));
+        // is_causal aligns the mask bottom-right: new query i sees every cached key.
+        let y = causal_attention(q, k, v).swap_dims(1, 2).reshape([batch, seq_len, d_model]);
+        linear_3d(&self.c_proj, y)
+    }
+
+    /// Queries, keys and values per head, each `[batch, n_heads, seq_len, head_dim]`.
+    fn qkv(&self, x: Tensor<B, 3>) -> (Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>) {
+        let [batch, seq_len, d_model] = x.dims();
         let head_dim = d_model / self.n_heads;
         let qkv = linear_3d(&self.c_attn, x); // [batch, seq_len, 3 * d_model]
         let mut parts = qkv
@@ -64,17 +95,10 @@ impl<B: Backend> CausalSelfAttention<B> {
             .chunk(3, 0)
             .into_iter()
             .map(|t| t.squeeze_dim::<4>(0)); // [batch, n_heads, seq_len, head_dim]
-        let (q, k, v) = match (parts.next(), parts.next(), parts.next()) {
+        match (parts.next(), parts.next(), parts.next()) {
             (Some(q), Some(k), Some(v)) => (q, k, v),
             _ => unreachable!("chunk(3) of a dimension of size 3 gives 3 parts"),
-        };
-        let y = if self.attn_drop.prob > 0.0 && B::ad_enabled(&q.device()) {
-            self.attention_with_dropout(q, k, v)
-        } else {
-            causal_attention(q, k, v)
-        };
-        let y = y.swap_dims(1, 2).reshape([batch, seq_len, d_model]);
-        self.resid_drop.forward(linear_3d(&self.c_proj, y))
+        }
     }
 
     /// The explicit form, used in training when attention dropout is on (the fused op has

@@ -54,4 +54,13 @@ impl<B: Backend> Block<B> {
         let x = x.clone() + self.attn.forward(self.ln_1.forward(x));
         x.clone() + self.mlp.forward(self.ln_2.forward(x))
     }
+
+    /// [`Block::forward`] for new positions after the cached ones (inference).
+    ///
+    /// # Shapes
+    /// `x: [batch, seq_new, d_model]` -> `[batch, seq_new, d_model]`
+    pub fn forward_cached(&self, x: Tensor<B, 3>, cache: &mut Option<(Tensor<B, 4>, Tensor<B, 4>)>) -> Tensor<B, 3> {
+        let x = x.clone() + self.attn.forward_cached(self.ln_1.forward(x), cache);
+        x.clone() + self.mlp.forward(self.ln_2.forward(x))
+    }
 }

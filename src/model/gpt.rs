@@ -81,6 +81,30 @@ pub struct Gpt<B: Backend> {
     block_size: usize,
 }
 
+/// Keys and values of every layer for the positions seen so far (incremental decoding).
+#[derive(Debug, Clone, Default)]
+pub struct KvCache<B: Backend> {
+    layers: Vec<Option<(Tensor<B, 4>, Tensor<B, 4>)>>,
+    len: usize,
+}
+
+impl<B: Backend> KvCache<B> {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self { layers: Vec::new(), len: 0 }
+    }
+
+    /// Positions held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no position is held.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 impl GptConfig {
     /// Builds the model with GPT-2 initialisation: Normal(0, 0.02) weights and embeddings,
     /// Normal(0, 0.02 / sqrt(2 n_layers)) for the residual projections, zero biases,
@@ -145,7 +169,11 @@ impl<B: Backend> Gpt<B> {
             let positions = Tensor::<B, 1, Int>::arange(start as i64..end as i64, &device);
             x + wpe.forward(positions.unsqueeze::<2>()) // + [1, seq_len, d_model]
         } else if let Some(table) = &self.sinusoid {
-            x + table.clone().slice([start..end]).unsqueeze::<3>() // + [1, seq_len, d_model]
+            // As in Vaswani et al., token embeddings are scaled by sqrt(d_model) before the
+            // fixed encodings (amplitude 1) are added; unscaled, the 0.02-std embeddings
+            // would be drowned by the positions and the model learns little context.
+            let d_model = table.dims()[1];
+            x.mul_scalar((d_model as f64).sqrt()) + table.clone().slice([start..end]).unsqueeze::<3>() // + [1, seq_len, d_model]
         } else {
             x
         };
@@ -165,6 +193,25 @@ impl<B: Backend> Gpt<B> {
                 logits.reshape([batch, seq_len, self.wte.weight.dims()[0]])
             }
         }
+    }
+
+    /// Logits for `tokens` that continue the positions held in `cache`, which is extended:
+    /// each new token costs one position instead of the whole context.
+    ///
+    /// # Shapes
+    /// `tokens: [batch, seq_new]`, with `cache.len() + seq_new <= block_size`
+    /// -> `[batch, seq_new, vocab_size]`
+    pub fn forward_cached(&self, tokens: Tensor<B, 2, Int>, cache: &mut KvCache<B>) -> Tensor<B, 3> {
+        let seq_new = tokens.dims()[1];
+        let start = cache.len;
+        assert!(start + seq_new <= self.block_size, "KV cache past block_size: slide the window first");
+        if cache.layers.len() != self.h.len() {
+            cache.layers = vec![None; self.h.len()];
+        }
+        let x = self.embed(tokens, start);
+        let x = self.h.iter().zip(cache.layers.iter_mut()).fold(x, |x, (block, layer)| block.forward_cached(x, layer));
+        cache.len += seq_new;
+        self.head(self.ln_f.forward(x))
     }
 
     /// Longest context the model accepts.

@@ -18,7 +18,7 @@ mod positions;
 
 pub use attention::{causal_attention, causal_attention_probs, CausalSelfAttention, CausalSelfAttentionConfig};
 pub use block::{Block, BlockConfig};
-pub use gpt::{GeluKind, Gpt, GptConfig, PositionKind};
+pub use gpt::{GeluKind, Gpt, GptConfig, KvCache, PositionKind};
 pub use mlp::{Mlp, MlpConfig};
 pub use params::{named_params, ParamInfo};
 pub use positions::sinusoidal_table;

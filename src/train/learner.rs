@@ -85,6 +85,19 @@ impl<B: AutodiffBackend> Learner<B> {
         }
     }
 
+    /// The optimizer's state (AdamW moments and step counts, keyed by `ParamId`) as bytes.
+    pub fn optimizer_bytes(&self) -> anyhow::Result<Vec<u8>> {
+        crate::checkpoint::record_bytes::<B, _>(self.optim.to_record())
+    }
+
+    /// Restores the optimizer's state saved by [`Learner::optimizer_bytes`]. The model must
+    /// have been loaded from the same checkpoint: the state is keyed by its `ParamId`s.
+    pub fn load_optimizer(&mut self, path: &std::path::Path, device: &B::Device) -> anyhow::Result<()> {
+        let record = crate::checkpoint::load_record::<B, _>(path, device)?;
+        self.optim = self.optim.clone().load_record(record);
+        Ok(())
+    }
+
     /// One optimizer step (numbered from 1), as the spec's five steps. `micro_batches`
     /// (one, or `grad_accum_steps` of equal size) together form the step's batch.
     pub fn train_step(&mut self, step: usize, micro_batches: Vec<Batch<B>>) -> StepOutput<B::InnerBackend> {

@@ -1,6 +1,9 @@
 //! The training loop: data, model, learner, monitoring, evaluation, saving.
 
-use anyhow::{Context, Result};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{bail, Context, Result};
 use burn::module::{AutodiffModule, Module};
 use burn::tensor::backend::AutodiffBackend;
 use rand::RngExt;
@@ -10,7 +13,7 @@ use super::learner::{init_model, Learner, LearnerConfig};
 use super::monitor::{group, Monitor};
 use super::optim::AdamWSettings;
 use super::schedule::WarmupCosine;
-use crate::checkpoint;
+use crate::checkpoint::{self, TrainState, Which};
 use crate::config::Config;
 use crate::data::{ensure_prepared, Batch, PreparedData, Sampler, TOKENIZER_FILE};
 use crate::model::Gpt;
@@ -32,18 +35,35 @@ pub struct TrainSummary {
     pub wall_secs: f64,
     /// Training tokens per second over the whole loop (evaluations included).
     pub tokens_per_sec: f64,
+    /// Stopped early by Ctrl-C (a checkpoint was saved).
+    pub interrupted: bool,
 }
 
-/// Trains the model described by `config` on `device`, logging to stdout, and saves the
-/// model, the metrics and the plots in the run directory.
-pub fn train<B: AutodiffBackend>(config: &Config, device: &B::Device, backend_label: &str) -> Result<TrainSummary> {
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Asks a running [`train`] to save a checkpoint and return after its current step
+/// (called from the Ctrl-C handler).
+pub fn request_stop() {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Trains the model described by `config` on `device` in `run_dir`, logging to stdout,
+/// saving checkpoints, metrics and plots there. With `resume`, training continues exactly
+/// where the last checkpoint of `run_dir` stopped. `stop_at_step` stops early, as Ctrl-C does.
+pub fn train<B: AutodiffBackend>(
+    config: &Config,
+    run_dir: &Path,
+    resume: bool,
+    stop_at_step: Option<usize>,
+    device: &B::Device,
+    backend_label: &str,
+) -> Result<TrainSummary> {
     let t = &config.training;
-    let run_dir = config.run_dir();
-    std::fs::create_dir_all(&run_dir).with_context(|| format!("cannot create run directory {}", run_dir.display()))?;
+    std::fs::create_dir_all(run_dir).with_context(|| format!("cannot create run directory {}", run_dir.display()))?;
     println!("GPT Language Model Pretraining ({backend_label})");
     println!("{}", "=".repeat(60));
     println!("\nLoading data...");
-    let data = ensure_prepared(&config.data, &run_dir, &mut |m| println!("{m}"))?;
+    let data = ensure_prepared(&config.data, run_dir, &mut |m| println!("{m}"))?;
     let meta = &data.meta;
     println!("Loaded {} characters of text", group(meta.chars as usize));
     println!("Train: {} chars, Val: {} chars", group(meta.train_chars as usize), group(meta.val_chars as usize));
@@ -51,10 +71,18 @@ pub fn train<B: AutodiffBackend>(config: &Config, device: &B::Device, backend_la
     println!("\nTokenizer: {}", data.tokenizer.describe());
     println!("Vocabulary size: {}", data.tokenizer.vocab_size());
     data.tokenizer.save(&run_dir.join(TOKENIZER_FILE))?;
+    checkpoint::save_config(run_dir, config)?;
 
-    println!("\nCreating model...");
     let gpt_config = config.gpt_config(data.tokenizer.vocab_size());
-    let model = init_model::<B>(&gpt_config, seed::derive(t.seed, Stream::Init, 0), device);
+    let (model, state) = if resume {
+        let dir = checkpoint::checkpoint_dir(run_dir, Which::Last)?;
+        let state = checkpoint::load_state(&dir)?;
+        println!("\nResuming from {} (step {}, epoch {})", dir.display(), state.step, state.epoch);
+        (checkpoint::load_model::<B>(&gpt_config, &dir, device)?, Some((dir, state)))
+    } else {
+        println!("\nCreating model...");
+        (init_model::<B>(&gpt_config, seed::derive(t.seed, Stream::Init, 0), device), None)
+    };
     println!("Model parameters: {}", group(model.num_params()));
 
     let block_size = gpt_config.block_size;
@@ -71,7 +99,113 @@ pub fn train<B: AutodiffBackend>(config: &Config, device: &B::Device, backend_la
         config.check_warmup(total_steps, &format!("training.epochs = {} x {spe} steps per epoch", sampler.epochs()))?;
     }
     let val_batches = validation_batches::<B>(&data, config, window, device)?;
-    let learner_config = LearnerConfig {
+    let mut learner = Learner::new(model, &learner_config(config, total_steps));
+    if let Some((dir, _)) = &state {
+        learner.load_optimizer(&dir.join(checkpoint::OPTIM_FILE), device)?;
+    }
+    let eval = |model: &Gpt<B>| evaluate(&model.valid(), val_batches.iter().cloned());
+
+    println!("\nStarting training...");
+    println!("{}", "-".repeat(60));
+    let metrics = run_dir.join(METRICS_FILE);
+    let mut monitor = Monitor::new(total_steps, sampler.epochs(), per_step * block_size, &metrics, resume)?;
+    let (first_step, mut best_val, mut best_step, elapsed_before) = match &state {
+        Some((_, s)) => (s.step + 1, s.best_val_loss.unwrap_or(f64::INFINITY), s.best_step, s.elapsed_s),
+        None => (1, f64::INFINITY, 0, 0.0),
+    };
+    let initial_val_loss = eval(&learner.model);
+    if state.is_none() {
+        monitor.log_val(0, 1, initial_val_loss)?;
+        monitor.line(&format!("(an untrained model scores about ln(vocab_size) = {:.4})", (gpt_config.vocab_size as f64).ln()));
+    }
+
+    let mut order = None;
+    let mut final_train_loss = f64::NAN;
+    let mut final_val_loss = initial_val_loss;
+    let mut interrupted = false;
+    let mut step = first_step.saturating_sub(1);
+    while step < total_steps {
+        step += 1;
+        let plan = sampler.plan(step, per_step, window, t.seed, &mut order);
+        let micro_batches = plan
+            .starts
+            .chunks(t.batch_size)
+            .map(|starts| Batch::read(&data.train, starts, block_size, device))
+            .collect::<Result<Vec<_>>>()?;
+        B::seed(device, seed::derive(t.seed, Stream::Dropout, step as u64));
+        let out = learner.train_step(step, micro_batches);
+        monitor.step_done();
+
+        let last = step == total_steps;
+        interrupted = STOP.load(Ordering::SeqCst) || stop_at_step == Some(step);
+        if step % t.log_every == 0 || last {
+            final_train_loss = out.loss();
+            monitor.log_train(step, plan.epoch, final_train_loss, out.lr, out.grad_norm())?;
+        }
+        let mut val_loss = f64::NAN;
+        if step % t.eval_every == 0 || last {
+            val_loss = eval(&learner.model);
+            final_val_loss = val_loss;
+            monitor.log_val(step, plan.epoch, val_loss)?;
+        }
+        let improved = val_loss < best_val;
+        if improved {
+            best_val = val_loss;
+            best_step = step;
+        }
+        if improved || step % t.checkpoint_every == 0 || last || interrupted {
+            let loss = out.loss();
+            if !loss.is_finite() {
+                bail!("the training loss became {loss} at step {step}: training diverged; the last good checkpoint is kept; lower optimizer.lr");
+            }
+            let state = TrainState {
+                format_version: checkpoint::FORMAT_VERSION,
+                step,
+                epoch: plan.epoch,
+                position_in_epoch: sampler.steps_per_epoch(per_step).map_or(0, |spe| (step % spe) * per_step),
+                seed: t.seed,
+                val_loss: val_loss.is_finite().then_some(val_loss),
+                best_val_loss: best_val.is_finite().then_some(best_val),
+                best_step,
+                elapsed_s: elapsed_before + monitor.elapsed(),
+            };
+            let model = checkpoint::model_bytes(learner.model.valid())?;
+            checkpoint::save_checkpoint(run_dir, &model, &learner.optimizer_bytes()?, &state, t.keep_last)?;
+            monitor.restart_window();
+        }
+        if interrupted {
+            monitor.line(&format!(
+                "Interrupted: checkpoint saved at step {step}; continue with --resume {}",
+                run_dir.display()
+            ));
+            break;
+        }
+    }
+    monitor.finish();
+    let wall_secs = monitor.elapsed();
+    let steps_run = step + 1 - first_step.min(step + 1);
+    let summary = TrainSummary {
+        steps: step,
+        initial_val_loss,
+        final_train_loss,
+        final_val_loss,
+        wall_secs,
+        tokens_per_sec: (per_step * block_size * steps_run) as f64 / wall_secs,
+        interrupted,
+    };
+    println!("{}", "-".repeat(60));
+    println!(
+        "Done: {step} steps ({steps_run} in this process, {wall_secs:.1}s, {} tok/s) | train loss {final_train_loss:.4} | val loss {final_val_loss:.4} | val ppl {:.2}",
+        group(summary.tokens_per_sec as usize),
+        final_val_loss.exp()
+    );
+    plot_run(run_dir)?;
+    println!("Saved checkpoints, metrics.csv, loss.png and loss.svg in {}", run_dir.display());
+    Ok(summary)
+}
+
+fn learner_config(config: &Config, total_steps: usize) -> LearnerConfig {
+    LearnerConfig {
         adamw: AdamWSettings {
             beta1: config.optimizer.beta1,
             beta2: config.optimizer.beta2,
@@ -86,64 +220,7 @@ pub fn train<B: AutodiffBackend>(config: &Config, device: &B::Device, backend_la
             total_steps,
         },
         grad_clip: config.optimizer.grad_clip,
-    };
-    let mut learner = Learner::new(model, &learner_config);
-    let eval = |model: &Gpt<B>| evaluate(&model.valid(), val_batches.iter().cloned());
-
-    println!("\nStarting training...");
-    println!("{}", "-".repeat(60));
-    let mut monitor = Monitor::new(total_steps, sampler.epochs(), per_step * block_size, &run_dir.join(METRICS_FILE), false)?;
-    let initial_val_loss = eval(&learner.model);
-    monitor.log_val(0, 1, initial_val_loss)?;
-    monitor.line(&format!("(an untrained model scores about ln(vocab_size) = {:.4})", (gpt_config.vocab_size as f64).ln()));
-
-    let mut order = None;
-    let mut final_train_loss = f64::NAN;
-    let mut final_val_loss = initial_val_loss;
-    for step in 1..=total_steps {
-        let plan = sampler.plan(step, per_step, window, t.seed, &mut order);
-        let micro_batches = plan
-            .starts
-            .chunks(t.batch_size)
-            .map(|starts| Batch::read(&data.train, starts, block_size, device))
-            .collect::<Result<Vec<_>>>()?;
-        B::seed(device, seed::derive(t.seed, Stream::Dropout, step as u64));
-        let out = learner.train_step(step, micro_batches);
-        monitor.step_done();
-
-        let last = step == total_steps;
-        if step % t.log_every == 0 || last {
-            final_train_loss = out.loss();
-            monitor.log_train(step, plan.epoch, final_train_loss, out.lr, out.grad_norm())?;
-        }
-        if step % t.eval_every == 0 || last {
-            final_val_loss = eval(&learner.model);
-            monitor.log_val(step, plan.epoch, final_val_loss)?;
-            if final_val_loss.is_finite() {
-                checkpoint::save_run(&run_dir, config, learner.model.valid())?;
-            }
-            monitor.restart_window();
-        }
     }
-    monitor.finish();
-    let wall_secs = monitor.elapsed();
-    let summary = TrainSummary {
-        steps: total_steps,
-        initial_val_loss,
-        final_train_loss,
-        final_val_loss,
-        wall_secs,
-        tokens_per_sec: (per_step * block_size * total_steps) as f64 / wall_secs,
-    };
-    println!("{}", "-".repeat(60));
-    println!(
-        "Done: {total_steps} steps in {wall_secs:.1}s ({} tok/s) | train loss {final_train_loss:.4} | val loss {final_val_loss:.4} | val ppl {:.2}",
-        group(summary.tokens_per_sec as usize),
-        final_val_loss.exp()
-    );
-    plot_run(&run_dir)?;
-    println!("Saved model, metrics.csv, loss.png and loss.svg to {}", run_dir.display());
-    Ok(summary)
 }
 
 /// A fixed set of `eval_batches` random validation windows, the same at every evaluation.
