@@ -147,7 +147,7 @@ fn generate_and_eval_errors_are_clear() {
     fails_with(&["generate", "--run", "no/such/run", "--prompt", "a"], &["run directory no/such/run does not exist"]);
     fails_with(&["generate", "--run", run_s, "--prompt", "ROMEO: 東"], &["'東'", "not in the char tokenizer's vocabulary"]);
     fails_with(&["generate", "--run", run_s, "--prompt", "a", "--top-p", "1.5"], &["--top-p 1.5 must be in (0, 1]"]);
-    fails_with(&["generate", "--run", run_s, "--prompt", "a", "--temperature", "-1"], &["--temperature -1 must be >= 0"]);
+    fails_with(&["generate", "--run", run_s, "--prompt", "a", "--temperature=-1"], &["--temperature -1 must be >= 0"]);
     fails_with(&["eval", "--run", run_s, "--checkpoint", "999"], &["no checkpoint at step 999"]);
 
     // A record from another architecture: the run's config now says d_model 32.
