@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{GeluKind, GptConfig, PositionKind};
+use crate::overrides::{apply_override, lookup};
 
 /// A whole run configuration, as written in a TOML file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -330,42 +331,4 @@ fn positive(key: &str, value: usize) -> Result<()> {
         bail!("{key} must be > 0");
     }
     Ok(())
-}
-
-/// Applies one `section.key=value` override; `value` is parsed as a TOML value
-/// (`3`, `1e-3`, `true`, `"text"`), and a bare word that is not one is taken as a string.
-fn apply_override(table: &mut toml::Table, item: &str) -> Result<()> {
-    let (path, raw) = item
-        .split_once('=')
-        .with_context(|| "expected key.path=value".to_string())?;
-    let keys: Vec<&str> = path.trim().split('.').collect();
-    let value = parse_value(raw.trim());
-    let (last, parents) = keys.split_last().context("empty key")?;
-    let mut node = table;
-    for key in parents {
-        node = node
-            .entry(key.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-            .as_table_mut()
-            .with_context(|| format!("`{key}` in `{path}` is not a section"))?;
-    }
-    node.insert(last.to_string(), value);
-    Ok(())
-}
-
-fn lookup<'a>(table: &'a toml::Table, path: &str) -> Option<&'a toml::Value> {
-    let mut keys = path.split('.');
-    let mut value = table.get(keys.next()?)?;
-    for key in keys {
-        value = value.as_table()?.get(key)?;
-    }
-    Some(value)
-}
-
-fn parse_value(raw: &str) -> toml::Value {
-    let wrapped = format!("v = {raw}");
-    match toml::from_str::<toml::Table>(&wrapped) {
-        Ok(mut t) => t.remove("v").unwrap_or(toml::Value::String(raw.to_string())),
-        Err(_) => toml::Value::String(raw.to_string()),
-    }
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod data;
 pub mod generate;
 pub mod model;
+pub mod overrides;
 pub mod report;
 pub mod seed;
 pub mod train;
