@@ -117,7 +117,7 @@ pub fn prepare(data: &DataSection, dir: &Path, log: &mut dyn FnMut(&str)) -> Res
     // Pass 2: the tokenizer, trained on the training split only.
     log(&format!("Training tokenizer ({:?}) ...", data.tokenizer));
     let train_text = match data.tokenizer {
-        TokenizerKind::Bpe => split_text(&source, train_chars)?.0,
+        TokenizerKind::Bpe => split_text(&source, train_chars)?,
         TokenizerKind::Char => Vec::new(),
     };
     let tokenizer = Tokenizer::train(
@@ -184,9 +184,9 @@ fn read_meta(dir: &Path) -> Result<DataMeta> {
     serde_json::from_str(&text).with_context(|| format!("{}: not a valid data description", path.display()))
 }
 
-/// The text's chunks before and after character `at` (the train text is what the
-/// tokenizer trains on; it is held in memory only for that).
-fn split_text(source: &TextSource, at: u64) -> Result<(Vec<String>, u64)> {
+/// The text's chunks before character `at`: the training text the tokenizer trains on
+/// (held in memory only for that).
+fn split_text(source: &TextSource, at: u64) -> Result<Vec<String>> {
     let mut train = Vec::new();
     let mut seen = 0u64;
     source.for_each_chunk(|chunk| {
@@ -198,7 +198,7 @@ fn split_text(source: &TextSource, at: u64) -> Result<(Vec<String>, u64)> {
         }
         Ok(())
     })?;
-    Ok((train, seen))
+    Ok(train)
 }
 
 fn byte_offset(text: &str, chars: usize) -> usize {

@@ -183,7 +183,8 @@ pub fn train<B: AutodiffBackend>(
     }
     monitor.finish();
     let wall_secs = monitor.elapsed();
-    let steps_run = step + 1 - first_step.min(step + 1);
+    // The loop leaves `step` at the last step run (or first_step - 1 if none ran).
+    let steps_run = step + 1 - first_step;
     let summary = TrainSummary {
         steps: step,
         initial_val_loss,
