@@ -48,6 +48,14 @@ fn tiny_args(out_dir: &Path, name: &str) -> Vec<String> {
     .collect()
 }
 
+/// A tiny run stopped (and checkpointed) after step 5; returns its directory.
+fn run_stopped_at_5(out_dir: &Path, name: &str) -> PathBuf {
+    let mut args = tiny_args(out_dir, name);
+    args.extend(["--stop-at-step".to_string(), "5".to_string()]);
+    ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    out_dir.join(name)
+}
+
 fn train_losses(run: &Path) -> Vec<(usize, String)> {
     let csv = std::fs::read_to_string(run.join("metrics.csv")).expect("metrics");
     csv.lines()
@@ -102,10 +110,7 @@ fn resume_is_exact_bit_for_bit() {
 #[test]
 fn resume_refuses_unsafe_changes_and_accepts_safe_ones() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut a = tiny_args(dir.path(), "r");
-    a.extend(["--stop-at-step".to_string(), "5".to_string()]);
-    ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
-    let run = dir.path().join("r");
+    let run = run_stopped_at_5(dir.path(), "r");
     let run_s = run.to_str().expect("utf8");
     fails_with(&["--resume", run_s, "--set", "model.d_model=32"], &["cannot change model.d_model when resuming"]);
     fails_with(&["--resume", run_s, "--set", "optimizer.lr=0.1"], &["cannot change optimizer.lr"]);
@@ -138,10 +143,7 @@ fn a_crash_mid_write_leaves_the_last_checkpoint_loadable() {
 #[test]
 fn generate_and_eval_errors_are_clear() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut a = tiny_args(dir.path(), "e");
-    a.extend(["--stop-at-step".to_string(), "5".to_string()]);
-    ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
-    let run = dir.path().join("e");
+    let run = run_stopped_at_5(dir.path(), "e");
     let run_s = run.to_str().expect("utf8");
 
     fails_with(&["generate", "--run", "no/such/run", "--prompt", "a"], &["run directory no/such/run does not exist"]);
