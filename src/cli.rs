@@ -14,6 +14,10 @@ pub struct Cli {
     /// Training options (when no subcommand is given).
     #[command(flatten)]
     pub train: TrainArgs,
+    /// Device for train / generate / eval: `default`, `cpu`; with wgpu `discrete:N`,
+    /// `integrated:N`, `virtual:N`; with cuda a device index.
+    #[arg(long, global = true, value_name = "DEVICE")]
+    pub device: Option<String>,
 }
 
 /// The subcommands.
@@ -29,14 +33,64 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Validation loss and perplexity of a saved model.
     Eval(EvalArgs),
+    /// Time training steps and generation of a config's model shape on random tokens.
+    Bench(BenchArgs),
+    /// Write a run's model as a Hugging Face GPT-2 directory (model.safetensors, config.json).
+    Export(ExportArgs),
+}
+
+/// Options of `export`.
+#[derive(Debug, Args, Clone)]
+pub struct ExportArgs {
+    /// The run directory, e.g. artifacts/small.
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
+    /// Which checkpoint: `best`, `last` or a step number.
+    #[arg(long, default_value = "best")]
+    pub checkpoint: String,
+    /// The Hugging Face directory to write.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// Options of `bench`.
+#[derive(Debug, Args, Clone)]
+pub struct BenchArgs {
+    /// The config whose model, batch size and optimizer are measured.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Override a config value, e.g. `--set training.batch_size=8` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Vocabulary size of the benchmarked model (default: `data.vocab_size` for BPE, 65 for char).
+    #[arg(long, value_name = "N")]
+    pub vocab: Option<usize>,
+    /// Timed training steps.
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
+    /// Untimed training steps before timing.
+    #[arg(long, default_value_t = 3)]
+    pub warmup_steps: usize,
+    /// Tokens generated per timed generation (batch 1).
+    #[arg(long, default_value_t = 256)]
+    pub new_tokens: usize,
+    /// Timed generations per method (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    pub gen_repeats: usize,
+    /// Float32 peak of the machine in GFLOP/s (default: two AVX2/FMA cores, ~190).
+    #[arg(long, default_value_t = 190.0)]
+    pub peak_gflops: f64,
 }
 
 /// Options of `generate`.
 #[derive(Debug, Args, Clone)]
 pub struct GenerateArgs {
     /// The run directory, e.g. artifacts/small.
+    #[arg(long, value_name = "DIR", required_unless_present = "hf", conflicts_with = "hf")]
+    pub run: Option<PathBuf>,
+    /// A Hugging Face GPT-2 directory (model.safetensors, config.json, tokenizer) instead of a run.
     #[arg(long, value_name = "DIR")]
-    pub run: PathBuf,
+    pub hf: Option<PathBuf>,
     /// Which checkpoint: best, last, or a step number.
     #[arg(long, default_value = "best")]
     pub checkpoint: String,

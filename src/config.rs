@@ -53,6 +53,31 @@ pub struct ModelSection {
     pub gelu: GeluKind,
     /// Epsilon of every LayerNorm.
     pub layer_norm_eps: f64,
+    /// A Hugging Face GPT-2 directory to start from (finetuning): its `config.json` fills
+    /// the architecture keys above, its `model.safetensors` the initial weights, and its
+    /// tokenizer becomes the run's (unless `data.tokenizer_file` is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<PathBuf>,
+}
+
+impl ModelSection {
+    /// The `[model]` section of an architecture (no `init_from`).
+    pub fn from_gpt_config(g: &GptConfig) -> Self {
+        Self {
+            block_size: g.block_size,
+            d_model: g.d_model,
+            n_layers: g.n_layers,
+            n_heads: g.n_heads,
+            d_ff: g.d_ff,
+            dropout: g.dropout,
+            bias: g.bias,
+            tie_embeddings: g.tie_embeddings,
+            positions: g.positions,
+            gelu: g.gelu,
+            layer_norm_eps: g.layer_norm_eps,
+            init_from: None,
+        }
+    }
 }
 
 /// `[data]`: where the text is and how it is tokenized.
@@ -69,6 +94,10 @@ pub struct DataSection {
     pub vocab_size: Option<usize>,
     /// Fraction of the corpus used for training; the rest is the validation split.
     pub train_fraction: f64,
+    /// An existing BPE tokenizer to use instead of training one: a Hugging Face
+    /// `tokenizer.json`, or a directory holding one (or `vocab.json` + `merges.txt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer_file: Option<PathBuf>,
 }
 
 /// Which tokenizer turns text into ids.
@@ -154,6 +183,7 @@ impl Config {
             apply_override(&mut table, item)
                 .with_context(|| format!("bad override --set {item}"))?;
         }
+        crate::hf::resolve_init_from(&mut table, path)?;
         let mut config: Config = serde_path_to_error::deserialize(table).map_err(|e| {
             anyhow::anyhow!("{}: key `{}`: {}", path.display(), e.path(), e.inner().message())
         })?;
@@ -309,6 +339,15 @@ impl DataSection {
         if !d.path.exists() {
             bail!("data.path: data file {} does not exist", d.path.display());
         }
+        if let Some(file) = &d.tokenizer_file {
+            if d.tokenizer != TokenizerKind::Bpe || d.vocab_size.is_some() {
+                bail!("data.tokenizer_file needs data.tokenizer = \"bpe\" and no data.vocab_size (the file sets the vocabulary)");
+            }
+            if !file.exists() {
+                bail!("data.tokenizer_file: {} does not exist", file.display());
+            }
+            return self.check_fraction();
+        }
         match (d.tokenizer, d.vocab_size) {
             (TokenizerKind::Bpe, None) => bail!("data.vocab_size is required with data.tokenizer = \"bpe\""),
             (TokenizerKind::Bpe, Some(v)) if v <= 256 => {
@@ -319,8 +358,12 @@ impl DataSection {
             }
             _ => {}
         }
-        if !(d.train_fraction > 0.0 && d.train_fraction < 1.0) {
-            bail!("data.train_fraction = {} must be in (0, 1)", d.train_fraction);
+        self.check_fraction()
+    }
+
+    fn check_fraction(&self) -> Result<()> {
+        if !(self.train_fraction > 0.0 && self.train_fraction < 1.0) {
+            bail!("data.train_fraction = {} must be in (0, 1)", self.train_fraction);
         }
         Ok(())
     }

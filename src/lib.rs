@@ -5,11 +5,13 @@
 //! backend through cargo features (see [`backend`]).
 
 pub mod backend;
+pub mod bench;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod data;
 pub mod generate;
+pub mod hf;
 pub mod model;
 pub mod overrides;
 pub mod report;

@@ -8,7 +8,7 @@ use clap::Parser;
 
 use burngpt::backend;
 use burngpt::checkpoint::{self, Which};
-use burngpt::cli::{Cli, Command, EvalArgs, GenerateArgs, PrepareArgs, TrainArgs};
+use burngpt::cli::{BenchArgs, Cli, Command, EvalArgs, ExportArgs, GenerateArgs, PrepareArgs, TrainArgs};
 use burngpt::config::{Config, DataSection, TokenizerKind};
 use burngpt::data::{open_prepared, Batch, Tokenizer, TOKENIZER_FILE};
 use burngpt::generate::{generate, SamplingConfig};
@@ -25,21 +25,24 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    let device = cli.device.as_deref();
     match cli.command {
-        None => train(&cli.train),
-        Some(Command::Train(args)) => train(&args),
+        None => train(&cli.train, device),
+        Some(Command::Train(args)) => train(&args, device),
         Some(Command::Prepare(args)) => prepare(&args).map(|()| ExitCode::SUCCESS),
         Some(Command::Plot(args)) => {
             burngpt::report::plot_run(&args.run)?;
             println!("Wrote {} and {}", args.run.join("loss.png").display(), args.run.join("loss.svg").display());
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Generate(args)) => generate_text(&args).map(|()| ExitCode::SUCCESS),
-        Some(Command::Eval(args)) => eval(&args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Generate(args)) => generate_text(&args, device).map(|()| ExitCode::SUCCESS),
+        Some(Command::Eval(args)) => eval(&args, device).map(|()| ExitCode::SUCCESS),
+        Some(Command::Bench(args)) => bench(&args, device).map(|()| ExitCode::SUCCESS),
+        Some(Command::Export(args)) => export(&args).map(|()| ExitCode::SUCCESS),
     }
 }
 
-fn train(args: &TrainArgs) -> Result<ExitCode> {
+fn train(args: &TrainArgs, device: Option<&str>) -> Result<ExitCode> {
     let (config, run_dir, resume) = match (&args.resume, &args.config) {
         (Some(dir), _) => {
             let saved = checkpoint::load_config(dir)?;
@@ -55,7 +58,7 @@ fn train(args: &TrainArgs) -> Result<ExitCode> {
         (None, None) => bail!("no config given: pass --config FILE (e.g. --config configs/tiny.toml) or --resume DIR"),
     };
     ctrlc::set_handler(burngpt::train::request_stop).context("cannot install the Ctrl-C handler")?;
-    let device = backend::default_device();
+    let device = backend::device(device)?;
     let label = format!("backend {}, device {device:?}", backend::name());
     let summary = burngpt::train::train::<backend::Training>(&config, &run_dir, resume, args.stop_at_step, &device, &label)?;
     Ok(if summary.interrupted { ExitCode::from(130) } else { ExitCode::SUCCESS })
@@ -79,6 +82,7 @@ fn prepare(args: &PrepareArgs) -> Result<()> {
                 tokenizer,
                 vocab_size: (tokenizer == TokenizerKind::Bpe).then_some(args.vocab_size),
                 train_fraction: args.train_fraction,
+                tokenizer_file: None,
             };
             data.validate()?;
             (data, out.clone())
@@ -91,7 +95,11 @@ fn prepare(args: &PrepareArgs) -> Result<()> {
 }
 
 /// The saved config, tokenizer and model of a run, on the inference backend.
-fn load_run(run: &std::path::Path, which: &str) -> Result<(Config, Tokenizer, burngpt::model::Gpt<backend::Inference>)> {
+fn load_run(
+    run: &std::path::Path,
+    which: &str,
+    device: &backend::Device,
+) -> Result<(Config, Tokenizer, burngpt::model::Gpt<backend::Inference>)> {
     let which: Which = which.parse().map_err(|e: String| anyhow::anyhow!("--checkpoint {e}"))?;
     let config = checkpoint::load_config(run)?;
     let tokenizer_path = run.join(TOKENIZER_FILE);
@@ -101,11 +109,11 @@ fn load_run(run: &std::path::Path, which: &str) -> Result<(Config, Tokenizer, bu
     let tokenizer = Tokenizer::load(&tokenizer_path)?;
     let dir = checkpoint::checkpoint_dir(run, which)?;
     let gpt = config.gpt_config(tokenizer.vocab_size());
-    let model = checkpoint::load_model::<backend::Inference>(&gpt, &dir, &backend::default_device())?;
+    let model = checkpoint::load_model::<backend::Inference>(&gpt, &dir, device)?;
     Ok((config, tokenizer, model))
 }
 
-fn generate_text(args: &GenerateArgs) -> Result<()> {
+fn generate_text(args: &GenerateArgs, device: Option<&str>) -> Result<()> {
     let sampling = SamplingConfig { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p, greedy: args.greedy };
     sampling.validate()?;
     let prompt = match (&args.prompt, &args.prompt_file) {
@@ -113,7 +121,15 @@ fn generate_text(args: &GenerateArgs) -> Result<()> {
         (None, Some(path)) => std::fs::read_to_string(path).with_context(|| format!("cannot read --prompt-file {}", path.display()))?,
         (None, None) => "\n".to_string(),
     };
-    let (_, tokenizer, model) = load_run(&args.run, &args.checkpoint)?;
+    let device = backend::device(device)?;
+    let (tokenizer, model) = match (&args.run, &args.hf) {
+        (_, Some(dir)) => (burngpt::hf::load_tokenizer(dir)?, burngpt::hf::load_model::<backend::Inference>(dir, &device)?.1),
+        (Some(run), None) => {
+            let (_, tokenizer, model) = load_run(run, &args.checkpoint, &device)?;
+            (tokenizer, model)
+        }
+        (None, None) => bail!("generate needs --run DIR or --hf DIR"),
+    };
     let prompt_ids = tokenizer.encode(&prompt).context("the prompt cannot be encoded")?;
     if prompt_ids.is_empty() {
         bail!("--prompt is empty: give at least one character");
@@ -155,9 +171,9 @@ fn generate_text(args: &GenerateArgs) -> Result<()> {
     Ok(())
 }
 
-fn eval(args: &EvalArgs) -> Result<()> {
-    let (config, tokenizer, model) = load_run(&args.run, &args.checkpoint)?;
-    let device = backend::default_device();
+fn eval(args: &EvalArgs, device: Option<&str>) -> Result<()> {
+    let device = backend::device(device)?;
+    let (config, tokenizer, model) = load_run(&args.run, &args.checkpoint, &device)?;
     let block = config.model.block_size;
     let window = block + 1;
     let (tokens, source) = match &args.data {
@@ -184,5 +200,43 @@ fn eval(args: &EvalArgs) -> Result<()> {
     let loss = evaluate(&model, batches);
     println!("{source}: {} windows of {window} tokens in {n} batches", starts.len());
     println!("val loss {loss:.4} | perplexity {:.2}", loss.exp());
+    Ok(())
+}
+
+fn bench(args: &BenchArgs, device: Option<&str>) -> Result<()> {
+    let config = Config::load(&args.config, &args.set)?;
+    let vocab = match (args.vocab, config.data.tokenizer) {
+        (Some(v), _) => v,
+        (None, TokenizerKind::Bpe) => config.data.vocab_size.unwrap_or(2000),
+        (None, TokenizerKind::Char) => 65,
+    };
+    if vocab < 2 || args.steps == 0 || args.new_tokens == 0 {
+        bail!("bench needs --vocab >= 2, --steps >= 1 and --new-tokens >= 1");
+    }
+    let settings = burngpt::bench::BenchSettings {
+        warmup_steps: args.warmup_steps,
+        steps: args.steps,
+        new_tokens: args.new_tokens,
+        gen_repeats: args.gen_repeats,
+        peak_gflops: args.peak_gflops,
+    };
+    let device = backend::device(device)?;
+    let label = format!("{} ({device:?})", backend::name());
+    let report = burngpt::bench::run::<backend::Training>(&config, vocab, &settings, &device, &label)?;
+    println!("{}", burngpt::bench::table(&report, args.peak_gflops));
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
+
+fn export(args: &ExportArgs) -> Result<()> {
+    let device = backend::default_device();
+    let (config, tokenizer, model) = load_run(&args.run, &args.checkpoint, &device)?;
+    let gpt = config.gpt_config(tokenizer.vocab_size());
+    let bpe = matches!(tokenizer, Tokenizer::Bpe(_)).then_some(&tokenizer);
+    burngpt::hf::export(&model, &gpt, bpe, &args.out).with_context(|| format!("cannot export {}", args.run.display()))?;
+    println!("Wrote {} (model.safetensors, config.json{})", args.out.display(), if bpe.is_some() { ", tokenizer.json" } else { "" });
+    if bpe.is_none() {
+        println!("The run's char tokenizer has no Hugging Face equivalent: tokenizer.json is not written");
+    }
     Ok(())
 }

@@ -34,6 +34,9 @@ pub struct DataMeta {
     pub bpe_vocab_size: Option<usize>,
     /// Fraction of characters in the training split.
     pub train_fraction: f64,
+    /// The existing tokenizer used instead of a trained one.
+    #[serde(default)]
+    pub tokenizer_file: Option<PathBuf>,
     /// Vocabulary size of the tokenizer.
     pub vocab_size: usize,
     /// `"u16"` or `"u32"`.
@@ -69,6 +72,7 @@ impl DataMeta {
             && self.tokenizer == data.tokenizer
             && self.bpe_vocab_size == bpe_target(data)
             && self.train_fraction == data.train_fraction
+            && self.tokenizer_file == data.tokenizer_file
     }
 }
 
@@ -117,15 +121,14 @@ pub fn prepare(data: &DataSection, dir: &Path, log: &mut dyn FnMut(&str)) -> Res
     // Pass 2: the tokenizer, trained on the training split only.
     log(&format!("Training tokenizer ({:?}) ...", data.tokenizer));
     let train_text = match data.tokenizer {
-        TokenizerKind::Bpe => split_text(&source, train_chars)?,
+        TokenizerKind::Bpe if data.tokenizer_file.is_none() => split_text(&source, train_chars)?,
+        TokenizerKind::Bpe => Vec::new(),
         TokenizerKind::Char => Vec::new(),
     };
-    let tokenizer = Tokenizer::train(
-        data.tokenizer,
-        data.vocab_size.unwrap_or(0),
-        alphabet.into_iter().collect(),
-        train_text.into_iter(),
-    )?;
+    let tokenizer = match &data.tokenizer_file {
+        Some(file) => crate::hf::load_tokenizer(file).context("data.tokenizer_file")?,
+        None => Tokenizer::train(data.tokenizer, data.vocab_size.unwrap_or(0), alphabet.into_iter().collect(), train_text.into_iter())?,
+    };
     tokenizer.save(&dir.join(TOKENIZER_FILE))?;
     let vocab_size = tokenizer.vocab_size();
 
@@ -153,6 +156,7 @@ pub fn prepare(data: &DataSection, dir: &Path, log: &mut dyn FnMut(&str)) -> Res
         tokenizer: data.tokenizer,
         bpe_vocab_size: bpe_target(data),
         train_fraction: data.train_fraction,
+        tokenizer_file: data.tokenizer_file.clone(),
         vocab_size,
         dtype,
         chars,

@@ -76,6 +76,18 @@ impl Tokenizer {
         Ok(Self::Bpe(Box::new(tokenizer)))
     }
 
+    /// A GPT-2 style byte-level BPE from `vocab.json` + `merges.txt`.
+    pub fn from_vocab_merges(vocab: &Path, merges: &Path) -> Result<Self> {
+        let files = format!("{} + {}", vocab.display(), merges.display());
+        let bpe = BPE::from_file(&vocab.to_string_lossy(), &merges.to_string_lossy())
+            .build()
+            .map_err(|e| anyhow!("{files}: not a BPE vocabulary: {e}"))?;
+        let mut tokenizer = tokenizers::Tokenizer::new(bpe);
+        tokenizer.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
+        tokenizer.with_decoder(Some(ByteLevel::new(false, true, true)));
+        Ok(Self::Bpe(Box::new(tokenizer)))
+    }
+
     /// Writes the tokenizer to `path` atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
         let json = match self {

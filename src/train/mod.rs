@@ -15,4 +15,4 @@ pub use learner::{forward_backward, init_model, Learner, LearnerConfig, StepOutp
 pub use loss::cross_entropy;
 pub use optim::{AdamWSettings, GroupedAdamW};
 pub use schedule::WarmupCosine;
-pub use trainer::{request_stop, train, TrainSummary};
+pub use trainer::{learner_config, request_stop, train, TrainSummary};

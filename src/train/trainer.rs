@@ -81,7 +81,15 @@ pub fn train<B: AutodiffBackend>(
         (checkpoint::load_model::<B>(&gpt_config, &dir, device)?, Some((dir, state)))
     } else {
         println!("\nCreating model...");
-        (init_model::<B>(&gpt_config, seed::derive(t.seed, Stream::Init, 0), device), None)
+        let model = init_model::<B>(&gpt_config, seed::derive(t.seed, Stream::Init, 0), device);
+        let model = match &config.model.init_from {
+            Some(dir) => {
+                println!("Initial weights: {} (Hugging Face GPT-2)", dir.display());
+                crate::hf::load_weights(model, dir)?
+            }
+            None => model,
+        };
+        (model, None)
     };
     println!("Model parameters: {}", group(model.num_params()));
 
@@ -205,7 +213,8 @@ pub fn train<B: AutodiffBackend>(
     Ok(summary)
 }
 
-fn learner_config(config: &Config, total_steps: usize) -> LearnerConfig {
+/// The learner settings of `config` for a run of `total_steps` optimizer steps.
+pub fn learner_config(config: &Config, total_steps: usize) -> LearnerConfig {
     LearnerConfig {
         adamw: AdamWSettings {
             beta1: config.optimizer.beta1,

@@ -1,7 +1,5 @@
 //! The GPT model: shapes, causality, parameter counts, initialisation, attention paths.
 
-mod common;
-
 use std::path::Path;
 
 use burn::backend::NdArray;
@@ -10,7 +8,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use burngpt::config::Config;
 use burngpt::model::{causal_attention, causal_attention_probs, GeluKind, Gpt, GptConfig, PositionKind};
 use burngpt::train::init_model;
-use common::values;
+use crate::common::values;
 
 type B = NdArray<f32>;
 

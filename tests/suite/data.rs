@@ -10,7 +10,7 @@ fn corpus_path() -> PathBuf {
 }
 
 fn data(path: &Path, tokenizer: TokenizerKind, vocab_size: Option<usize>) -> DataSection {
-    DataSection { path: path.to_path_buf(), tokenizer, vocab_size, train_fraction: 0.9 }
+    DataSection { path: path.to_path_buf(), tokenizer, vocab_size, train_fraction: 0.9, tokenizer_file: None }
 }
 
 #[test]

@@ -1,0 +1,165 @@
+//! `model.safetensors` in `GPT2LMHeadModel`'s layout, to and from a [`Gpt`].
+//!
+//! Our parameter paths already use GPT-2's names, so the mapping is mechanical:
+//! `wte.weight` -> `transformer.wte.weight`, LayerNorm `gamma`/`beta` -> `weight`/`bias`,
+//! and `lm_head.weight` (untied only) is transposed, since Burn's `Linear` stores
+//! `[in, out]` (like GPT-2's `Conv1D`) while Hugging Face's `lm_head` is an `nn.Linear`
+//! storing `[out, in]`. Every `Conv1D` weight (`c_attn`, `c_proj`, `c_fc`) is copied as is.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+use crate::model::Gpt;
+
+/// The Hugging Face name of one of our parameter paths, and whether it is stored transposed.
+pub fn hf_name(path: &str) -> (String, bool) {
+    if path == "lm_head.weight" {
+        return (path.to_string(), true);
+    }
+    let renamed = match path.rsplit_once('.') {
+        Some((module, "gamma")) => format!("{module}.weight"),
+        Some((module, "beta")) => format!("{module}.bias"),
+        _ => path.to_string(),
+    };
+    (format!("transformer.{renamed}"), false)
+}
+
+/// Every parameter of `model` as `(hf_name, shape, values)` in GPT-2's layout.
+pub fn hf_tensors<B: Backend>(model: &Gpt<B>) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+    let mut collector = Collector { path: Vec::new(), out: Vec::new() };
+    model.visit(&mut collector);
+    collector.out
+}
+
+/// The bytes of a `model.safetensors` file holding `model`.
+pub fn to_safetensors<B: Backend>(model: &Gpt<B>) -> Result<Vec<u8>> {
+    let tensors = hf_tensors(model);
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .into_iter()
+        .map(|(name, shape, values)| (name, shape, values.iter().flat_map(|v| v.to_le_bytes()).collect()))
+        .collect();
+    let views = bytes
+        .iter()
+        .map(|(name, shape, data)| {
+            TensorView::new(Dtype::F32, shape.clone(), data).map(|view| (name.clone(), view)).map_err(|e| anyhow!("{name}: {e}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
+    safetensors::serialize(views, Some(metadata)).map_err(|e| anyhow!("cannot serialize safetensors: {e}"))
+}
+
+/// Loads every parameter of `model` from the safetensors `bytes` (read from `source`).
+/// A missing tensor, a wrong shape or a non-float32 dtype is an error naming the tensor.
+pub fn load_safetensors<B: Backend>(model: Gpt<B>, bytes: &[u8], source: &Path) -> Result<Gpt<B>> {
+    let file = SafeTensors::deserialize(bytes).with_context(|| format!("{}: not a safetensors file", source.display()))?;
+    let mut loader = Loader { file: &file, path: Vec::new(), errors: Vec::new() };
+    let model = model.map(&mut loader);
+    if let Some(first) = loader.errors.first() {
+        bail!("{}: {first}{}", source.display(), more(loader.errors.len()));
+    }
+    Ok(model)
+}
+
+fn more(errors: usize) -> String {
+    if errors > 1 {
+        format!(" (and {} more tensor errors)", errors - 1)
+    } else {
+        String::new()
+    }
+}
+
+struct Collector {
+    path: Vec<String>,
+    out: Vec<(String, Vec<usize>, Vec<f32>)>,
+}
+
+impl<B: Backend> ModuleVisitor<B> for Collector {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        let (name, transposed) = hf_name(&self.path.join("."));
+        let value = param.val();
+        let value = if transposed && D == 2 { value.transpose() } else { value };
+        let shape = value.dims().to_vec();
+        let values = value.into_data().iter::<f32>().collect();
+        self.out.push((name, shape, values));
+    }
+}
+
+struct Loader<'a> {
+    file: &'a SafeTensors<'a>,
+    path: Vec<String>,
+    errors: Vec<String>,
+}
+
+impl Loader<'_> {
+    fn read(&self, name: &str, expected: &[usize], transposed: bool) -> Result<Vec<f32>, String> {
+        // The original GPT-2 checkpoints name their tensors without the `transformer.` prefix.
+        let view = self
+            .file
+            .tensor(name)
+            .or_else(|e| name.strip_prefix("transformer.").map_or(Err(e), |short| self.file.tensor(short)))
+            .map_err(|_| format!("tensor {name} is missing (expected shape {expected:?})"))?;
+        let mut want = expected.to_vec();
+        if transposed {
+            want.reverse();
+        }
+        if view.shape() != want.as_slice() {
+            return Err(format!("tensor {name} has shape {:?}, the model needs {want:?}", view.shape()));
+        }
+        if view.dtype() != Dtype::F32 {
+            return Err(format!("tensor {name} has dtype {:?}, expected F32", view.dtype()));
+        }
+        Ok(view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+    }
+}
+
+impl<B: Backend> ModuleMapper<B> for Loader<'_> {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let (name, transposed) = hf_name(&self.path.join("."));
+        let (id, tensor, mapper) = param.consume();
+        let dims = tensor.dims();
+        let tensor_requires_grad = tensor.is_require_grad();
+        let loaded = match self.read(&name, &dims, transposed) {
+            Ok(values) => {
+                let mut shape = dims.to_vec();
+                if transposed {
+                    shape.reverse();
+                }
+                let t = Tensor::<B, D>::from_data(TensorData::new(values, shape), &tensor.device());
+                if transposed && D == 2 {
+                    t.transpose()
+                } else {
+                    t
+                }
+            }
+            Err(e) => {
+                self.errors.push(e);
+                tensor
+            }
+        };
+        // A fresh tensor does not track gradients: keep the parameter trainable under autodiff.
+        let loaded = if tensor_requires_grad { loaded.require_grad() } else { loaded };
+        Param::from_mapped_value(id, loaded, mapper)
+    }
+}
