@@ -53,6 +53,9 @@ pub struct ModelSection {
     pub gelu: GeluKind,
     /// Epsilon of every LayerNorm.
     pub layer_norm_eps: f64,
+    /// A bias in every LayerNorm (default true; nanoGPT's `bias = False` has none).
+    #[serde(default = "yes")]
+    pub layer_norm_bias: bool,
     /// A Hugging Face GPT-2 directory to start from (finetuning): its `config.json` fills
     /// the architecture keys above, its `model.safetensors` the initial weights, and its
     /// tokenizer becomes the run's (unless `data.tokenizer_file` is set).
@@ -75,6 +78,7 @@ impl ModelSection {
             positions: g.positions,
             gelu: g.gelu,
             layer_norm_eps: g.layer_norm_eps,
+            layer_norm_bias: g.layer_norm_bias,
             init_from: None,
         }
     }
@@ -287,6 +291,7 @@ impl Config {
             positions: m.positions,
             gelu: m.gelu,
             layer_norm_eps: m.layer_norm_eps,
+            layer_norm_bias: m.layer_norm_bias,
         }
     }
 
@@ -367,6 +372,10 @@ impl DataSection {
         }
         Ok(())
     }
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn positive(key: &str, value: usize) -> Result<()> {

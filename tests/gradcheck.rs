@@ -30,6 +30,7 @@ fn tiny(tie: bool, bias: bool, positions: PositionKind, gelu: GeluKind) -> GptCo
         positions,
         gelu,
         layer_norm_eps: 1e-5,
+        layer_norm_bias: bias, // `bias = false` models here have no LayerNorm bias either (nanoGPT's)
     }
 }
 

@@ -46,6 +46,7 @@ fn config() -> GptConfig {
         positions: PositionKind::Learned,
         gelu: GeluKind::Exact,
         layer_norm_eps: 1e-5,
+        layer_norm_bias: true,
     }
 }
 

@@ -94,6 +94,7 @@ impl HfGpt2Config {
             positions: PositionKind::Learned,
             gelu,
             layer_norm_eps: self.layer_norm_epsilon,
+            layer_norm_bias: true,
         })
     }
 
@@ -103,6 +104,12 @@ impl HfGpt2Config {
             bail!(
                 "model.bias = false cannot be exported: GPT-2 has biases in every Linear and LayerNorm \
                  (train with model.bias = true to export)"
+            );
+        }
+        if !gpt.layer_norm_bias {
+            bail!(
+                "model.layer_norm_bias = false cannot be exported: GPT-2's LayerNorms have biases \
+                 (train with model.layer_norm_bias = true to export)"
             );
         }
         if gpt.positions != PositionKind::Learned {

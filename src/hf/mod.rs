@@ -81,8 +81,19 @@ pub fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
 }
 
 /// Architecture keys that `init_from` takes from `config.json`.
-const ARCH_KEYS: [&str; 10] =
-    ["block_size", "d_model", "n_layers", "n_heads", "d_ff", "bias", "tie_embeddings", "positions", "gelu", "layer_norm_eps"];
+const ARCH_KEYS: [&str; 11] = [
+    "block_size",
+    "d_model",
+    "n_layers",
+    "n_heads",
+    "d_ff",
+    "bias",
+    "tie_embeddings",
+    "positions",
+    "gelu",
+    "layer_norm_eps",
+    "layer_norm_bias",
+];
 
 /// For a config table whose `[model]` has `init_from = "DIR"`: fills the architecture keys
 /// from `DIR/config.json` (a key also written in the TOML must agree, or it is an error

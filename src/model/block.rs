@@ -19,6 +19,8 @@ pub struct BlockConfig {
     pub mlp: MlpConfig,
     /// Epsilon of both LayerNorms.
     pub layer_norm_eps: f64,
+    /// Whether both LayerNorms have a bias.
+    pub layer_norm_bias: bool,
 }
 
 /// `x + attn(ln_1(x))`, then `x + mlp(ln_2(x))`.
@@ -39,9 +41,9 @@ impl BlockConfig {
     pub fn init<B: Backend>(&self, device: &B::Device) -> Block<B> {
         let d_model = self.mlp.d_model;
         Block {
-            ln_1: layer_norm(d_model, self.layer_norm_eps, device),
+            ln_1: layer_norm(d_model, self.layer_norm_eps, self.layer_norm_bias, device),
             attn: self.attn.init(device),
-            ln_2: layer_norm(d_model, self.layer_norm_eps, device),
+            ln_2: layer_norm(d_model, self.layer_norm_eps, self.layer_norm_bias, device),
             mlp: self.mlp.init(device),
         }
     }

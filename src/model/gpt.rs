@@ -60,6 +60,8 @@ pub struct GptConfig {
     pub gelu: GeluKind,
     /// LayerNorm epsilon.
     pub layer_norm_eps: f64,
+    /// A learned bias (beta) in every LayerNorm (GPT-2: yes; nanoGPT with `bias=False`: no).
+    pub layer_norm_bias: bool,
 }
 
 /// A decoder-only transformer with GPT-2's parameter names.
@@ -123,6 +125,7 @@ impl GptConfig {
             CausalSelfAttentionConfig::new(self.d_model, self.n_heads, self.bias, self.dropout, proj_std),
             MlpConfig::new(self.d_model, self.d_ff, self.bias, self.dropout, self.gelu, proj_std),
             self.layer_norm_eps,
+            self.layer_norm_bias,
         );
         Gpt {
             wte: embedding(self.vocab_size),
@@ -130,7 +133,7 @@ impl GptConfig {
             sinusoid: (self.positions == PositionKind::Sinusoidal)
                 .then(|| sinusoidal_table(self.block_size, self.d_model, device)),
             h: (0..self.n_layers).map(|_| block.init(device)).collect(),
-            ln_f: layer_norm(self.d_model, self.layer_norm_eps, device),
+            ln_f: layer_norm(self.d_model, self.layer_norm_eps, self.layer_norm_bias, device),
             lm_head: (!self.tie_embeddings)
                 .then(|| linear(self.d_model, self.vocab_size, false, INIT_STD, device)),
             drop: DropoutConfig::new(self.dropout).init(),

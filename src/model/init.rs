@@ -32,8 +32,8 @@ pub fn linear<B: Backend>(
 }
 
 /// A LayerNorm with weight 1 and bias 0.
-pub fn layer_norm<B: Backend>(d_model: usize, eps: f64, device: &B::Device) -> LayerNorm<B> {
-    LayerNormConfig::new(d_model).with_epsilon(eps).init(device)
+pub fn layer_norm<B: Backend>(d_model: usize, eps: f64, bias: bool, device: &B::Device) -> LayerNorm<B> {
+    LayerNormConfig::new(d_model).with_epsilon(eps).with_bias(bias).init(device)
 }
 
 /// Applies `linear` to every position as one 2-D matrix product.

@@ -22,6 +22,7 @@ fn model(positions: PositionKind) -> Gpt<B> {
         positions,
         gelu: GeluKind::Exact,
         layer_norm_eps: 1e-5,
+        layer_norm_bias: true,
     };
     // A larger init std than GPT-2's makes the random model's greedy choices vary.
     init_model(&config, 3, &Default::default())

@@ -35,6 +35,7 @@ fn two_micro_batches_equal_one_double_batch() {
         positions: PositionKind::Learned,
         gelu: GeluKind::Tanh,
         layer_norm_eps: 1e-5,
+        layer_norm_bias: true,
     };
     let model: Gpt<AB> = init_model(&config, 5, &Default::default());
     let rows = [[1, 2, 3, 4, 5, 6], [8, 7, 6, 5, 4, 3], [0, 2, 4, 6, 8, 1], [3, 3, 1, 1, 7, 7]];

@@ -84,6 +84,7 @@ fn local_config(tie: bool) -> GptConfig {
         positions: PositionKind::Learned,
         gelu: GeluKind::Exact,
         layer_norm_eps: 1e-5,
+        layer_norm_bias: true,
     }
 }
 

@@ -26,6 +26,7 @@ fn config(tie: bool, positions: PositionKind) -> GptConfig {
         positions,
         gelu: GeluKind::Exact,
         layer_norm_eps: 1e-5,
+        layer_norm_bias: true,
     }
 }
 
