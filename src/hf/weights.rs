@@ -10,12 +10,12 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
-use crate::model::Gpt;
+use crate::model::{replace_params, Gpt};
 
 /// The Hugging Face name of one of our parameter paths, and whether it is stored transposed.
 pub fn hf_name(path: &str) -> (String, bool) {
@@ -58,10 +58,12 @@ pub fn to_safetensors<B: Backend>(model: &Gpt<B>) -> Result<Vec<u8>> {
 /// A missing tensor, a wrong shape or a non-float32 dtype is an error naming the tensor.
 pub fn load_safetensors<B: Backend>(model: Gpt<B>, bytes: &[u8], source: &Path) -> Result<Gpt<B>> {
     let file = SafeTensors::deserialize(bytes).with_context(|| format!("{}: not a safetensors file", source.display()))?;
-    let mut loader = Loader { file: &file, path: Vec::new(), errors: Vec::new() };
-    let model = model.map(&mut loader);
-    if let Some(first) = loader.errors.first() {
-        bail!("{}: {first}{}", source.display(), more(loader.errors.len()));
+    let (model, errors) = replace_params(model, |path, shape| {
+        let (name, transposed) = hf_name(path);
+        read(&file, &name, shape, transposed)
+    });
+    if let Some(first) = errors.first() {
+        bail!("{}: {first}{}", source.display(), more(errors.len()));
     }
     Ok(model)
 }
@@ -98,68 +100,27 @@ impl<B: Backend> ModuleVisitor<B> for Collector {
     }
 }
 
-struct Loader<'a> {
-    file: &'a SafeTensors<'a>,
-    path: Vec<String>,
-    errors: Vec<String>,
-}
-
-impl Loader<'_> {
-    fn read(&self, name: &str, expected: &[usize], transposed: bool) -> Result<Vec<f32>, String> {
-        // The original GPT-2 checkpoints name their tensors without the `transformer.` prefix.
-        let view = self
-            .file
-            .tensor(name)
-            .or_else(|e| name.strip_prefix("transformer.").map_or(Err(e), |short| self.file.tensor(short)))
-            .map_err(|_| format!("tensor {name} is missing (expected shape {expected:?})"))?;
-        let mut want = expected.to_vec();
-        if transposed {
-            want.reverse();
-        }
-        if view.shape() != want.as_slice() {
-            return Err(format!("tensor {name} has shape {:?}, the model needs {want:?}", view.shape()));
-        }
-        if view.dtype() != Dtype::F32 {
-            return Err(format!("tensor {name} has dtype {:?}, expected F32", view.dtype()));
-        }
-        Ok(view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+/// The values of tensor `name` in Burn's layout for a parameter of shape `expected`
+/// (`transposed`: the file stores the 2-D transpose, as `nn.Linear` does).
+fn read(file: &SafeTensors, name: &str, expected: &[usize], transposed: bool) -> Result<Vec<f32>, String> {
+    // The original GPT-2 checkpoints name their tensors without the `transformer.` prefix.
+    let view = file
+        .tensor(name)
+        .or_else(|e| name.strip_prefix("transformer.").map_or(Err(e), |short| file.tensor(short)))
+        .map_err(|_| format!("tensor {name} is missing"))?;
+    let mut want = expected.to_vec();
+    if transposed {
+        want.reverse();
     }
-}
-
-impl<B: Backend> ModuleMapper<B> for Loader<'_> {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
+    if view.shape() != want.as_slice() {
+        return Err(format!("tensor {name} has shape {:?}, the model needs {want:?}", view.shape()));
     }
-
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
+    if view.dtype() != Dtype::F32 {
+        return Err(format!("tensor {name} has dtype {:?}, expected F32", view.dtype()));
     }
-
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
-        let (name, transposed) = hf_name(&self.path.join("."));
-        let (id, tensor, mapper) = param.consume();
-        let dims = tensor.dims();
-        let tensor_requires_grad = tensor.is_require_grad();
-        let loaded = match self.read(&name, &dims, transposed) {
-            Ok(values) => {
-                let mut shape = dims.to_vec();
-                if transposed {
-                    shape.reverse();
-                }
-                let t = Tensor::<B, D>::from_data(TensorData::new(values, shape), &tensor.device());
-                if transposed && D == 2 {
-                    t.transpose()
-                } else {
-                    t
-                }
-            }
-            Err(e) => {
-                self.errors.push(e);
-                tensor
-            }
-        };
-        // A fresh tensor does not track gradients: keep the parameter trainable under autodiff.
-        let loaded = if tensor_requires_grad { loaded.require_grad() } else { loaded };
-        Param::from_mapped_value(id, loaded, mapper)
-    }
+    let values: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    Ok(match (transposed, want.as_slice()) {
+        (true, &[rows, cols]) => (0..cols).flat_map(|c| (0..rows).map(move |r| (r, c))).map(|(r, c)| values[r * cols + c]).collect(),
+        _ => values,
+    })
 }

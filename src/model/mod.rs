@@ -11,6 +11,7 @@
 mod attention;
 mod block;
 mod gpt;
+mod host_init;
 mod init;
 mod mlp;
 mod params;
@@ -19,6 +20,7 @@ mod positions;
 pub use attention::{causal_attention, causal_attention_probs, CausalSelfAttention, CausalSelfAttentionConfig};
 pub use block::{Block, BlockConfig};
 pub use gpt::{GeluKind, Gpt, GptConfig, KvCache, PositionKind};
+pub use host_init::{gpt2_init_values, normal_samples};
 pub use mlp::{Mlp, MlpConfig};
-pub use params::{named_params, ParamInfo};
+pub use params::{named_params, replace_params, ParamInfo};
 pub use positions::sinusoidal_table;

@@ -1,8 +1,8 @@
 //! Named access to a module's parameters (GPT-2 style dotted paths).
 
-use burn::module::{Module, ModuleVisitor, Param, ParamId};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::tensor::backend::Backend;
-use burn::tensor::Tensor;
+use burn::tensor::{Tensor, TensorData};
 
 /// One float parameter of a module.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,5 +42,55 @@ impl<B: Backend> ModuleVisitor<B> for Collector {
             id: param.id,
             shape: param.val().dims().to_vec(),
         });
+    }
+}
+
+/// Replaces the value of every float parameter of `module` with `values(path, shape)`, a
+/// host vector in row-major order for that shape. Parameters keep their ids and stay
+/// trainable under autodiff. A parameter whose closure returns `Err` keeps its value, and
+/// the messages come back in the error list (empty when every parameter was replaced).
+pub fn replace_params<B: Backend, M: Module<B>>(
+    module: M,
+    values: impl FnMut(&str, &[usize]) -> Result<Vec<f32>, String>,
+) -> (M, Vec<String>) {
+    let mut replacer = Replacer { path: Vec::new(), values, errors: Vec::new() };
+    let module = module.map(&mut replacer);
+    (module, replacer.errors)
+}
+
+struct Replacer<F> {
+    path: Vec<String>,
+    values: F,
+    errors: Vec<String>,
+}
+
+impl<B: Backend, F: FnMut(&str, &[usize]) -> Result<Vec<f32>, String>> ModuleMapper<B> for Replacer<F> {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let (id, tensor, mapper) = param.consume();
+        let shape = tensor.dims();
+        let value = match (self.values)(&self.path.join("."), &shape) {
+            Ok(values) => {
+                let fresh = Tensor::<B, D>::from_data(TensorData::new(values, shape), &tensor.device());
+                // A fresh tensor does not track gradients: keep the parameter trainable.
+                if tensor.is_require_grad() {
+                    fresh.require_grad()
+                } else {
+                    fresh
+                }
+            }
+            Err(message) => {
+                self.errors.push(message);
+                tensor
+            }
+        };
+        Param::from_mapped_value(id, value, mapper)
     }
 }

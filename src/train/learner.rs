@@ -1,8 +1,6 @@
 //! The hand-written learner: the spec's five-step training step.
 
-use std::sync::Mutex;
 
-use burn::module::Module;
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
 use burn::prelude::ElementConversion;
@@ -14,7 +12,7 @@ use super::loss::cross_entropy;
 use super::optim::{AdamWSettings, GroupedAdamW};
 use super::schedule::WarmupCosine;
 use crate::data::Batch;
-use crate::model::{Gpt, GptConfig};
+use crate::model::{gpt2_init_values, replace_params, Gpt, GptConfig};
 
 /// The four configured pieces of the learner.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -60,17 +58,12 @@ pub struct Learner<B: AutodiffBackend> {
     grad_clip: f64,
 }
 
-/// Builds a model whose initial weights depend only on `seed`.
-///
-/// Burn's parameters are lazy: the random draw happens when a parameter is first touched.
-/// Seeding, then touching every parameter in module order (`num_params`), fixes the draws.
-/// The backend RNG is global to the process, so the sequence runs under a lock.
+/// Builds a model whose initial weights depend only on `config` and `seed`, identical on every
+/// backend: the values are drawn on the host ([`gpt2_init_values`]) and then uploaded.
 pub fn init_model<B: Backend>(config: &GptConfig, seed: u64, device: &B::Device) -> Gpt<B> {
-    static INIT: Mutex<()> = Mutex::new(());
-    let _guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    B::seed(device, seed);
-    let model = config.init::<B>(device);
-    let _ = model.num_params();
+    let (model, errors) =
+        replace_params(config.init::<B>(device), |path, shape| Ok(gpt2_init_values(config, seed, path, shape)));
+    debug_assert!(errors.is_empty(), "host initialisation cannot fail: {errors:?}");
     model
 }
 
