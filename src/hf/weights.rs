@@ -10,12 +10,10 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
-use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::backend::Backend;
-use burn::tensor::Tensor;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
-use crate::model::{replace_params, Gpt};
+use crate::model::{named_values, replace_params, Gpt};
 
 /// The Hugging Face name of one of our parameter paths, and whether it is stored transposed.
 pub fn hf_name(path: &str) -> (String, bool) {
@@ -32,9 +30,18 @@ pub fn hf_name(path: &str) -> (String, bool) {
 
 /// Every parameter of `model` as `(hf_name, shape, values)` in GPT-2's layout.
 pub fn hf_tensors<B: Backend>(model: &Gpt<B>) -> Vec<(String, Vec<usize>, Vec<f32>)> {
-    let mut collector = Collector { path: Vec::new(), out: Vec::new() };
-    model.visit(&mut collector);
-    collector.out
+    named_values(model)
+        .into_iter()
+        .map(|(param, values)| match (hf_name(&param.name), param.shape.as_slice()) {
+            ((name, true), &[rows, cols]) => (name, vec![cols, rows], transpose(&values, rows, cols)),
+            ((name, _), _) => (name, param.shape.clone(), values),
+        })
+        .collect()
+}
+
+/// The transpose of a row-major `rows x cols` matrix.
+fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    (0..cols).flat_map(|c| (0..rows).map(move |r| values[r * cols + c])).collect()
 }
 
 /// The bytes of a `model.safetensors` file holding `model`.
@@ -76,30 +83,6 @@ fn more(errors: usize) -> String {
     }
 }
 
-struct Collector {
-    path: Vec<String>,
-    out: Vec<(String, Vec<usize>, Vec<f32>)>,
-}
-
-impl<B: Backend> ModuleVisitor<B> for Collector {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
-    }
-
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
-    }
-
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-        let (name, transposed) = hf_name(&self.path.join("."));
-        let value = param.val();
-        let value = if transposed && D == 2 { value.transpose() } else { value };
-        let shape = value.dims().to_vec();
-        let values = value.into_data().iter::<f32>().collect();
-        self.out.push((name, shape, values));
-    }
-}
-
 /// The values of tensor `name` in Burn's layout for a parameter of shape `expected`
 /// (`transposed`: the file stores the 2-D transpose, as `nn.Linear` does).
 fn read(file: &SafeTensors, name: &str, expected: &[usize], transposed: bool) -> Result<Vec<f32>, String> {
@@ -120,7 +103,7 @@ fn read(file: &SafeTensors, name: &str, expected: &[usize], transposed: bool) ->
     }
     let values: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
     Ok(match (transposed, want.as_slice()) {
-        (true, &[rows, cols]) => (0..cols).flat_map(|c| (0..rows).map(move |r| (r, c))).map(|(r, c)| values[r * cols + c]).collect(),
+        (true, &[rows, cols]) => transpose(&values, rows, cols),
         _ => values,
     })
 }

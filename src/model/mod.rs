@@ -22,5 +22,5 @@ pub use block::{Block, BlockConfig};
 pub use gpt::{GeluKind, Gpt, GptConfig, KvCache, PositionKind};
 pub use host_init::{gpt2_init_values, normal_samples};
 pub use mlp::{Mlp, MlpConfig};
-pub use params::{named_params, replace_params, ParamInfo};
+pub use params::{named_params, named_values, replace_params, ParamInfo};
 pub use positions::sinusoidal_table;

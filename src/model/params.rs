@@ -17,14 +17,22 @@ pub struct ParamInfo {
 
 /// Every float parameter of `module`, in module order, with its dotted path.
 pub fn named_params<B: Backend, M: Module<B>>(module: &M) -> Vec<ParamInfo> {
-    let mut collector = Collector { path: Vec::new(), out: Vec::new() };
+    let mut collector = Collector { path: Vec::new(), out: Vec::new(), values: None };
     module.visit(&mut collector);
     collector.out
+}
+
+/// [`named_params`] with each parameter's values (row-major, as f32): a copy to the host.
+pub fn named_values<B: Backend, M: Module<B>>(module: &M) -> Vec<(ParamInfo, Vec<f32>)> {
+    let mut collector = Collector { path: Vec::new(), out: Vec::new(), values: Some(Vec::new()) };
+    module.visit(&mut collector);
+    collector.out.into_iter().zip(collector.values.unwrap_or_default()).collect()
 }
 
 struct Collector {
     path: Vec<String>,
     out: Vec<ParamInfo>,
+    values: Option<Vec<Vec<f32>>>,
 }
 
 impl<B: Backend> ModuleVisitor<B> for Collector {
@@ -42,6 +50,9 @@ impl<B: Backend> ModuleVisitor<B> for Collector {
             id: param.id,
             shape: param.val().dims().to_vec(),
         });
+        if let Some(values) = &mut self.values {
+            values.push(param.val().into_data().iter::<f32>().collect());
+        }
     }
 }
 
