@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{GeluKind, GptConfig, PositionKind};
-use crate::overrides::{apply_override, lookup};
+use crate::overrides::apply_override;
 
 /// A whole run configuration, as written in a TOML file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -293,41 +293,6 @@ impl Config {
             layer_norm_eps: m.layer_norm_eps,
             layer_norm_bias: m.layer_norm_bias,
         }
-    }
-
-    /// Keys that may differ when a run is resumed: they change neither the model, nor the
-    /// data, nor the optimizer's trajectory up to the checkpoint.
-    pub const RESUME_SAFE_KEYS: [&'static str; 8] = [
-        "training.max_steps",
-        "training.epochs",
-        "training.log_every",
-        "training.eval_every",
-        "training.eval_batches",
-        "training.checkpoint_every",
-        "training.keep_last",
-        "training.out_dir",
-    ];
-
-    /// The saved config of a run with `overrides` applied; an override of any key outside
-    /// [`Config::RESUME_SAFE_KEYS`] that changes its value is refused, naming the key.
-    pub fn for_resume(saved: &Config, overrides: &[String]) -> Result<Config> {
-        let mut table = toml::Table::try_from(saved).context("cannot re-read the saved config")?;
-        for item in overrides {
-            let key = item.split_once('=').map_or(item.as_str(), |(k, _)| k).trim();
-            let before = lookup(&table, key).cloned();
-            apply_override(&mut table, item).with_context(|| format!("bad override --set {item}"))?;
-            if lookup(&table, key).cloned() != before && !Self::RESUME_SAFE_KEYS.contains(&key) {
-                bail!(
-                    "cannot change {key} when resuming: it would change the model, the data or the optimizer's path; \
-                     keys that may change: {}",
-                    Self::RESUME_SAFE_KEYS.join(", ")
-                );
-            }
-        }
-        let config: Config = serde_path_to_error::deserialize(table)
-            .map_err(|e| anyhow::anyhow!("key `{}`: {}", e.path(), e.inner().message()))?;
-        config.validate()?;
-        Ok(config)
     }
 
     /// The run directory `<out_dir>/<run_name>`.

@@ -81,13 +81,13 @@ pub fn train<B: AutodiffBackend>(
         (checkpoint::load_model::<B>(&gpt_config, &dir, device)?, Some((dir, state)))
     } else {
         println!("\nCreating model...");
-        let model = init_model::<B>(&gpt_config, seed::derive(t.seed, Stream::Init, 0), device);
         let model = match &config.model.init_from {
+            // Every weight comes from the file: no point drawing random ones first.
             Some(dir) => {
                 println!("Initial weights: {} (Hugging Face GPT-2)", dir.display());
-                crate::hf::load_weights(model, dir)?
+                crate::hf::load_weights(gpt_config.init::<B>(device), dir)?
             }
-            None => model,
+            None => init_model::<B>(&gpt_config, seed::derive(t.seed, Stream::Init, 0), device),
         };
         (model, None)
     };
