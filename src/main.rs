@@ -15,6 +15,7 @@ use burngpt::generate::{generate, SamplingConfig};
 use burngpt::train::evaluate;
 
 fn main() -> ExitCode {
+    backend::keep_freed_memory();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(err) => {

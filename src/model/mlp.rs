@@ -2,10 +2,11 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Gelu, Linear};
+use burn::nn::{Dropout, DropoutConfig, Linear};
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
+use super::gelu::gelu;
 use super::gpt::GeluKind;
 use super::init::{linear, linear_3d, INIT_STD};
 
@@ -33,21 +34,17 @@ pub struct Mlp<B: Backend> {
     pub c_fc: Linear<B>,
     /// Residual projection, `[d_ff, d_model]`.
     pub c_proj: Linear<B>,
-    act: Gelu,
+    gelu: GeluKind,
     drop: Dropout,
 }
 
 impl MlpConfig {
     /// Builds the module with GPT-2 initialisation.
     pub fn init<B: Backend>(&self, device: &B::Device) -> Mlp<B> {
-        let act = match self.gelu {
-            GeluKind::Exact => Gelu::new(),
-            GeluKind::Tanh => Gelu::new_approximate(),
-        };
         Mlp {
             c_fc: linear(self.d_model, self.d_ff, self.bias, INIT_STD, device),
             c_proj: linear(self.d_ff, self.d_model, self.bias, self.proj_std, device),
-            act,
+            gelu: self.gelu,
             drop: DropoutConfig::new(self.dropout).init(),
         }
     }
@@ -57,7 +54,7 @@ impl<B: Backend> Mlp<B> {
     /// # Shapes
     /// `x: [batch, seq_len, d_model]` -> `[batch, seq_len, d_model]`
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let h = self.act.forward(linear_3d(&self.c_fc, x)); // [batch, seq_len, d_ff]
+        let h = gelu(linear_3d(&self.c_fc, x), self.gelu); // [batch, seq_len, d_ff]
         self.drop.forward(linear_3d(&self.c_proj, h))
     }
 }

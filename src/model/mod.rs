@@ -10,6 +10,7 @@
 
 mod attention;
 mod block;
+mod gelu;
 mod gpt;
 mod host_init;
 mod init;
@@ -19,6 +20,7 @@ mod positions;
 
 pub use attention::{causal_attention, causal_attention_probs, CausalSelfAttention, CausalSelfAttentionConfig};
 pub use block::{Block, BlockConfig};
+pub use gelu::gelu;
 pub use gpt::{GeluKind, Gpt, GptConfig, KvCache, PositionKind};
 pub use host_init::{gpt2_init_values, normal_samples};
 pub use mlp::{Mlp, MlpConfig};
