@@ -104,7 +104,7 @@ fn check_model(config: GptConfig, expected_names: &[&str]) {
             let numeric = (plus - minus) / (2.0 * h);
             let a = analytic[index];
             assert!(
-                (a - numeric).abs() <= 1e-7 + 1e-4 * numeric.abs(),
+                (a - numeric).abs() <= 1e-9 + 1e-6 * numeric.abs(),
                 "{}[{index}]: autodiff {a:e} vs finite difference {numeric:e}",
                 p.name
             );
