@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use burn::module::Module;
-use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 
@@ -49,6 +49,8 @@ pub struct TrainBench {
 /// Generation figures (batch 1, greedy).
 #[derive(Debug, Clone, Serialize)]
 pub struct GenerateBench {
+    /// The backend that sampled (`generate`'s: flex on default CPU builds).
+    pub backend: String,
     pub new_tokens: usize,
     pub cache_tokens_per_s: f64,
     pub nocache_tokens_per_s: f64,
@@ -73,13 +75,14 @@ pub struct BenchReport {
     pub peak_rss_train_mib: Option<f64>,
 }
 
-/// Times training steps and generation of `config`'s model with a vocabulary of `vocab_size`.
-pub fn run<B: AutodiffBackend>(
+/// Times training steps (on `B`) and generation (on `S`, the backend `generate` uses) of
+/// `config`'s model with a vocabulary of `vocab_size`; `devices` and `names` are `B`'s and `S`'s.
+pub fn run<B: AutodiffBackend, S: Backend>(
     config: &Config,
     vocab_size: usize,
     settings: &BenchSettings,
-    device: &B::Device,
-    backend: &str,
+    (device, sampling_device): (&B::Device, &S::Device),
+    (backend, sampling_backend): (&str, &str),
 ) -> Result<BenchReport> {
     let gpt = config.gpt_config(vocab_size);
     let t = &config.training;
@@ -128,7 +131,7 @@ pub fn run<B: AutodiffBackend>(
         loss_last: losses.last().copied().unwrap_or(f64::NAN),
     };
     drop(learner);
-    let generate = bench_generate::<B>(&gpt, t.seed, settings, device)?;
+    let generate = bench_generate::<S>(&gpt, t.seed, settings, sampling_device, sampling_backend)?;
     Ok(BenchReport {
         backend: backend.to_string(),
         threads: threads(),
@@ -147,14 +150,15 @@ pub fn run<B: AutodiffBackend>(
 /// Batch-1 greedy generation of `new_tokens` from a one-token prompt, with and without the KV
 /// cache. As in the PyTorch reference, the position table is enlarged to hold prompt and output
 /// (no sliding window), so both paths do the same work per token as there.
-fn bench_generate<B: AutodiffBackend>(
+fn bench_generate<S: Backend>(
     gpt: &GptConfig,
     seed: u64,
     settings: &BenchSettings,
-    device: &B::Device,
+    device: &S::Device,
+    backend: &str,
 ) -> Result<GenerateBench> {
     let config = GptConfig { block_size: gpt.block_size.max(settings.new_tokens + 1), ..gpt.clone() };
-    let model = init_model::<B::InnerBackend>(&config, seed, device);
+    let model = init_model::<S>(&config, seed, device);
     let greedy = SamplingConfig { temperature: 1.0, top_k: None, top_p: None, greedy: true };
     let prompt = [1u32];
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
@@ -172,6 +176,7 @@ fn bench_generate<B: AutodiffBackend>(
     let (cache_tokens_per_s, with_cache) = timed(true)?;
     let (nocache_tokens_per_s, without_cache) = timed(false)?;
     Ok(GenerateBench {
+        backend: backend.to_string(),
         new_tokens: settings.new_tokens,
         cache_tokens_per_s,
         nocache_tokens_per_s,
@@ -216,7 +221,7 @@ pub fn table(r: &BenchReport, peak_gflops: f64) -> String {
     format!(
         "backend {} | {} threads | {} params | vocab {} | d_model {} | {} layers | block {} | batch {}\n\
          train     {:>9.1} ms/step median (p10 {:.1}, p90 {:.1}) | {:>8.0} tokens/s | {:.1} GFLOP/s = {:.1}% of {peak_gflops} GFLOP/s\n\
-         generate  {:>9.1} tokens/s with KV cache | {:.1} tokens/s without | {} new tokens, batch 1 | outputs equal: {}\n\
+         generate  {:>9.1} tokens/s with KV cache | {:.1} tokens/s without | {} new tokens, batch 1, on {} | outputs equal: {}\n\
          memory    peak RSS after training {rss}",
         r.backend,
         r.threads,
@@ -235,6 +240,7 @@ pub fn table(r: &BenchReport, peak_gflops: f64) -> String {
         g.cache_tokens_per_s,
         g.nocache_tokens_per_s,
         g.new_tokens,
+        g.backend,
         g.outputs_equal,
     )
 }

@@ -95,12 +95,12 @@ fn prepare(args: &PrepareArgs) -> Result<()> {
     Ok(())
 }
 
-/// The saved config, tokenizer and model of a run, on the inference backend.
-fn load_run(
+/// The saved config, tokenizer and model of a run, on backend `B`.
+fn load_run<B: burn::tensor::backend::Backend>(
     run: &std::path::Path,
     which: &str,
-    device: &backend::Device,
-) -> Result<(Config, Tokenizer, burngpt::model::Gpt<backend::Inference>)> {
+    device: &B::Device,
+) -> Result<(Config, Tokenizer, burngpt::model::Gpt<B>)> {
     let which: Which = which.parse().map_err(|e: String| anyhow::anyhow!("--checkpoint {e}"))?;
     let config = checkpoint::load_config(run)?;
     let tokenizer_path = run.join(TOKENIZER_FILE);
@@ -110,7 +110,7 @@ fn load_run(
     let tokenizer = Tokenizer::load(&tokenizer_path)?;
     let dir = checkpoint::checkpoint_dir(run, which)?;
     let gpt = config.gpt_config(tokenizer.vocab_size());
-    let model = checkpoint::load_model::<backend::Inference>(&gpt, &dir, device)?;
+    let model = checkpoint::load_model::<B>(&gpt, &dir, device)?;
     Ok((config, tokenizer, model))
 }
 
@@ -122,11 +122,11 @@ fn generate_text(args: &GenerateArgs, device: Option<&str>) -> Result<()> {
         (None, Some(path)) => std::fs::read_to_string(path).with_context(|| format!("cannot read --prompt-file {}", path.display()))?,
         (None, None) => "\n".to_string(),
     };
-    let device = backend::device(device)?;
+    let device = backend::sampling_device(device)?;
     let (tokenizer, model) = match (&args.run, &args.hf) {
-        (_, Some(dir)) => (burngpt::hf::load_tokenizer(dir)?, burngpt::hf::load_model::<backend::Inference>(dir, &device)?.1),
+        (_, Some(dir)) => (burngpt::hf::load_tokenizer(dir)?, burngpt::hf::load_model::<backend::Sampling>(dir, &device)?.1),
         (Some(run), None) => {
-            let (_, tokenizer, model) = load_run(run, &args.checkpoint, &device)?;
+            let (_, tokenizer, model) = load_run::<backend::Sampling>(run, &args.checkpoint, &device)?;
             (tokenizer, model)
         }
         (None, None) => bail!("generate needs --run DIR or --hf DIR"),
@@ -162,11 +162,12 @@ fn generate_text(args: &GenerateArgs, device: Option<&str>) -> Result<()> {
         }
         writeln!(stdout)?;
         eprintln!(
-            "[{} tokens in {:.2}s: {:.1} tokens/s, {}]",
+            "[{} tokens in {:.2}s: {:.1} tokens/s, {}, {}]",
             stats.new_tokens,
             stats.seconds,
             stats.tokens_per_sec(),
-            if args.no_cache { "full recompute" } else { "KV cache" }
+            if args.no_cache { "full recompute" } else { "KV cache" },
+            backend::sampling_name()
         );
     }
     Ok(())
@@ -174,7 +175,7 @@ fn generate_text(args: &GenerateArgs, device: Option<&str>) -> Result<()> {
 
 fn eval(args: &EvalArgs, device: Option<&str>) -> Result<()> {
     let device = backend::device(device)?;
-    let (config, tokenizer, model) = load_run(&args.run, &args.checkpoint, &device)?;
+    let (config, tokenizer, model) = load_run::<backend::Inference>(&args.run, &args.checkpoint, &device)?;
     let block = config.model.block_size;
     let window = block + 1;
     let (tokens, source) = match &args.data {
@@ -221,9 +222,16 @@ fn bench(args: &BenchArgs, device: Option<&str>) -> Result<()> {
         gen_repeats: args.gen_repeats,
         peak_gflops: args.peak_gflops,
     };
+    let sampling_device = backend::sampling_device(device)?;
     let device = backend::device(device)?;
     let label = format!("{} ({device:?})", backend::name());
-    let report = burngpt::bench::run::<backend::Training>(&config, vocab, &settings, &device, &label)?;
+    let report = burngpt::bench::run::<backend::Training, backend::Sampling>(
+        &config,
+        vocab,
+        &settings,
+        (&device, &sampling_device),
+        (&label, backend::sampling_name()),
+    )?;
     println!("{}", burngpt::bench::table(&report, args.peak_gflops));
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
@@ -231,7 +239,7 @@ fn bench(args: &BenchArgs, device: Option<&str>) -> Result<()> {
 
 fn export(args: &ExportArgs) -> Result<()> {
     let device = backend::default_device();
-    let (config, tokenizer, model) = load_run(&args.run, &args.checkpoint, &device)?;
+    let (config, tokenizer, model) = load_run::<backend::Inference>(&args.run, &args.checkpoint, &device)?;
     let gpt = config.gpt_config(tokenizer.vocab_size());
     let bpe = matches!(tokenizer, Tokenizer::Bpe(_)).then_some(&tokenizer);
     burngpt::hf::export(&model, &gpt, bpe, &args.out).with_context(|| format!("cannot export {}", args.run.display()))?;

@@ -1,6 +1,8 @@
 //! Sampling filters and the decoding loop.
 
 use burn::backend::NdArray;
+use burn::tensor::backend::Backend;
+use burngpt::backend;
 use burngpt::generate::{argmax, generate, sample_next, softmax, temperature, top_k, top_p, SamplingConfig};
 use burngpt::model::{normal_samples, replace_params, GeluKind, Gpt, GptConfig, PositionKind};
 use rand::SeedableRng;
@@ -14,6 +16,10 @@ fn model(positions: PositionKind) -> Gpt<B> {
 }
 
 fn model_seeded(positions: PositionKind, seed: u64) -> Gpt<B> {
+    model_on::<B>(positions, seed, &Default::default())
+}
+
+fn model_on<BK: Backend>(positions: PositionKind, seed: u64, device: &BK::Device) -> Gpt<BK> {
     let config = GptConfig {
         vocab_size: 11,
         block_size: 16,
@@ -30,7 +36,7 @@ fn model_seeded(positions: PositionKind, seed: u64) -> Gpt<B> {
         layer_norm_bias: true,
     };
     // Weights of std 0.5 (GPT-2: 0.02) make the random model's greedy choices vary.
-    let model = init_model(&config, seed, &Default::default());
+    let model = init_model::<BK>(&config, seed, device);
     let mut draws = rand::rngs::StdRng::seed_from_u64(seed);
     let (model, errors) = replace_params(model, |path, shape| {
         let n = shape.iter().product();
@@ -128,4 +134,29 @@ fn same_seed_same_text_other_seed_other_text() {
     let run = |seed| generate(&m, &[1, 2, 3], 40, &sampling(1.0), &mut rng(seed, Stream::Sampling, 0), true, |_| Ok(())).expect("gen").0;
     assert_eq!(run(7), run(7));
     assert_ne!(run(7), run(8));
+}
+
+/// `generate` samples on `backend::Sampling` (flex in the default CPU build) while training and
+/// this file's reference run on ndarray: the same weights must give the same greedy tokens, through
+/// the KV cache and past block_size (window sliding). GPU builds are compared by tests/parity.rs.
+#[test]
+fn sampling_backend_gives_the_reference_greedy_tokens() {
+    if !matches!(backend::sampling_name(), "flex" | "ndarray") {
+        return;
+    }
+    let greedy = SamplingConfig { greedy: true, ..sampling(1.0) };
+    let prompt = [1u32, 5, 2, 7, 3];
+    let device = backend::sampling_device(None).expect("CPU device");
+    let mut distinct_total = 0;
+    for seed in 0..4 {
+        let reference = model_seeded(PositionKind::Learned, seed);
+        let other = model_on::<backend::Sampling>(PositionKind::Learned, seed, &device);
+        let run = |cache| generate(&reference, &prompt, 30, &greedy, &mut rng(1, Stream::Sampling, 0), cache, |_| Ok(())).expect("reference").0;
+        let run_other = |cache| generate(&other, &prompt, 30, &greedy, &mut rng(1, Stream::Sampling, 0), cache, |_| Ok(())).expect("sampling backend").0;
+        let expected = run(true);
+        assert_eq!(run_other(true), expected, "seed {seed}, KV cache, on {}", backend::sampling_name());
+        assert_eq!(run_other(false), expected, "seed {seed}, full recompute, on {}", backend::sampling_name());
+        distinct_total += expected[5..].iter().collect::<std::collections::BTreeSet<_>>().len();
+    }
+    assert!(distinct_total >= 8, "the continuations are too degenerate to compare ({distinct_total} distinct tokens)");
 }
