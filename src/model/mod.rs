@@ -18,7 +18,10 @@ mod mlp;
 mod params;
 mod positions;
 
-pub use attention::{causal_attention, causal_attention_probs, CausalSelfAttention, CausalSelfAttentionConfig};
+pub use attention::{
+    causal_attention, causal_attention_probs, causal_attention_probs_for_training, CausalSelfAttention,
+    CausalSelfAttentionConfig,
+};
 pub use block::{Block, BlockConfig};
 pub use gelu::gelu;
 pub use gpt::{GeluKind, Gpt, GptConfig, KvCache, PositionKind};
