@@ -43,12 +43,16 @@ pub fn sampling_name() -> &'static str {
     return name();
 }
 
-/// The device for [`Sampling`] named by `--device` (checked like [`device`]).
-pub fn sampling_device(spec: Option<&str>) -> Result<burn::tensor::Device<Sampling>> {
+/// The [`Sampling`] device that goes with `device` (the same device where sampling runs on the
+/// inference backend; flex's only device otherwise).
+pub fn sampling_device(device: &Device) -> burn::tensor::Device<Sampling> {
     #[cfg(all(feature = "flex-sampling", not(any(feature = "wgpu", feature = "cuda"))))]
-    return device(spec).map(|_| Default::default());
+    return {
+        let _ = device;
+        Default::default()
+    };
     #[cfg(not(all(feature = "flex-sampling", not(any(feature = "wgpu", feature = "cuda")))))]
-    return device(spec);
+    return device.clone();
 }
 
 /// Short name of the backend compiled in (`ndarray`, `flex`, `wgpu`, `cuda`), printed in the banner.

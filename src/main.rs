@@ -122,7 +122,7 @@ fn generate_text(args: &GenerateArgs, device: Option<&str>) -> Result<()> {
         (None, Some(path)) => std::fs::read_to_string(path).with_context(|| format!("cannot read --prompt-file {}", path.display()))?,
         (None, None) => "\n".to_string(),
     };
-    let device = backend::sampling_device(device)?;
+    let device = backend::sampling_device(&backend::device(device)?);
     let (tokenizer, model) = match (&args.run, &args.hf) {
         (_, Some(dir)) => (burngpt::hf::load_tokenizer(dir)?, burngpt::hf::load_model::<backend::Sampling>(dir, &device)?.1),
         (Some(run), None) => {
@@ -222,8 +222,8 @@ fn bench(args: &BenchArgs, device: Option<&str>) -> Result<()> {
         gen_repeats: args.gen_repeats,
         peak_gflops: args.peak_gflops,
     };
-    let sampling_device = backend::sampling_device(device)?;
     let device = backend::device(device)?;
+    let sampling_device = backend::sampling_device(&device);
     let label = format!("{} ({device:?})", backend::name());
     let report = burngpt::bench::run::<backend::Training, backend::Sampling>(
         &config,

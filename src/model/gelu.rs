@@ -24,48 +24,44 @@ const CUBIC: f64 = 0.044715;
 /// GELU of `kind`, element-wise, with the exact derivative of that same function.
 pub fn gelu<B: Backend, const D: usize>(x: Tensor<B, D>, kind: GeluKind) -> Tensor<B, D> {
     if !B::ad_enabled(&x.device()) {
-        return gelu_value_and_slope(x, kind, false).0;
+        return gelu_value(x, kind).0;
     }
     let x_const = x.clone().detach();
-    match gelu_value_and_slope(x_const.clone(), kind, true) {
-        (value, Some(slope)) => value + (x - x_const) * slope,
-        (value, None) => value,
-    }
+    let (value, factor) = gelu_value(x_const.clone(), kind);
+    let slope = gelu_slope(x_const.clone(), factor, kind);
+    value + (x - x_const) * slope
 }
 
-/// `(f(x), f'(x))`; the slope only when `slope` is set.
+/// `f(x)` and the factor it shares with `f'(x)`: `f(x) = x * factor`.
 ///
-/// Exact: `f = x Phi(x)`, `f' = Phi(x) + x phi(x)`, with `Phi(x) = (1 + erf(x / sqrt 2)) / 2`
-/// and `phi(x) = exp(-x^2 / 2) / sqrt(2 pi)`.
-/// Tanh: `t = tanh(sqrt(2/pi) (x + c x^3))`, `f = x (1 + t) / 2`,
-/// `f' = (1 + t) / 2 + x (1 - t^2) sqrt(2/pi) (1 + 3 c x^2) / 2`.
-fn gelu_value_and_slope<B: Backend, const D: usize>(
-    x: Tensor<B, D>,
-    kind: GeluKind,
-    slope: bool,
-) -> (Tensor<B, D>, Option<Tensor<B, D>>) {
+/// Exact: `f = x Phi(x)`, factor `Phi(x) = (1 + erf(x / sqrt 2)) / 2`.
+/// Tanh: `t = tanh(sqrt(2/pi) (x + c x^3))`, `f = x (1 + t) / 2`, factor `h = (1 + t) / 2`.
+fn gelu_value<B: Backend, const D: usize>(x: Tensor<B, D>, kind: GeluKind) -> (Tensor<B, D>, Tensor<B, D>) {
+    let factor = match kind {
+        GeluKind::Exact => (x.clone() * FRAC_1_SQRT_2).erf().add_scalar(1.0).mul_scalar(0.5),
+        GeluKind::Tanh => {
+            let inner = x.clone() * ((x.clone() * x.clone()).mul_scalar(CUBIC).add_scalar(1.0)) * SQRT_2_OVER_PI;
+            inner.tanh().add_scalar(1.0).mul_scalar(0.5)
+        }
+    };
+    (x * factor.clone(), factor)
+}
+
+/// `f'(x)` from `x` and [`gelu_value`]'s factor.
+///
+/// Exact: `f' = Phi(x) + x phi(x)` with `phi(x) = exp(-x^2 / 2) / sqrt(2 pi)`.
+/// Tanh: `f' = h + x (1 - t^2) sqrt(2/pi) (1 + 3 c x^2) / 2`, where `(1 - t^2) / 2 = 2 h (1 - h)`.
+fn gelu_slope<B: Backend, const D: usize>(x: Tensor<B, D>, factor: Tensor<B, D>, kind: GeluKind) -> Tensor<B, D> {
+    let x2 = x.clone() * x.clone();
     match kind {
         GeluKind::Exact => {
-            let cdf = (x.clone() * FRAC_1_SQRT_2).erf().add_scalar(1.0).mul_scalar(0.5);
-            let value = x.clone() * cdf.clone();
-            if !slope {
-                return (value, None);
-            }
-            let pdf = (x.clone() * x.clone()).mul_scalar(-0.5).exp().mul_scalar(1.0 / (2.0 * PI).sqrt());
-            (value, Some(cdf + x * pdf))
+            let pdf = x2.mul_scalar(-0.5).exp().mul_scalar(1.0 / (2.0 * PI).sqrt());
+            factor + x * pdf
         }
         GeluKind::Tanh => {
-            let x2 = x.clone() * x.clone();
-            let inner = x.clone() * (x2.clone().mul_scalar(CUBIC).add_scalar(1.0)) * SQRT_2_OVER_PI;
-            let half_one_plus_t = inner.tanh().add_scalar(1.0).mul_scalar(0.5); // (1 + t) / 2
-            let value = x.clone() * half_one_plus_t.clone();
-            if !slope {
-                return (value, None);
-            }
-            // (1 - t^2) / 2 = 2 h (1 - h) with h = (1 + t) / 2
-            let half_sech2 = half_one_plus_t.clone() * (half_one_plus_t.clone().neg().add_scalar(1.0)) * 2.0;
+            let half_sech2 = factor.clone() * (factor.clone().neg().add_scalar(1.0)) * 2.0;
             let d_inner = x2.mul_scalar(3.0 * CUBIC).add_scalar(1.0) * SQRT_2_OVER_PI;
-            (value, Some(half_one_plus_t + x * half_sech2 * d_inner))
+            factor + x * half_sech2 * d_inner
         }
     }
 }
