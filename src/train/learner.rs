@@ -1,6 +1,5 @@
 //! The hand-written learner: the spec's five-step training step.
 
-
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
 use burn::prelude::ElementConversion;

@@ -9,7 +9,9 @@ use rand::SeedableRng;
 use burngpt::seed::{rng, Stream};
 use burngpt::train::init_model;
 
-type B = NdArray<f32>;
+/// The backend this build trains and evaluates on (`backend::Inference`): ndarray by default, wgpu
+/// in CI's lavapipe job, so these tests exercise the GPU code path there.
+type B = backend::Inference;
 
 fn model(positions: PositionKind) -> Gpt<B> {
     model_seeded(positions, 3)
@@ -149,7 +151,7 @@ fn sampling_backend_gives_the_reference_greedy_tokens() {
     let device = backend::sampling_device(&backend::default_device());
     let mut distinct_total = 0;
     for seed in 0..4 {
-        let reference = model_seeded(PositionKind::Learned, seed);
+        let reference = model_on::<NdArray<f32>>(PositionKind::Learned, seed, &Default::default());
         let other = model_on::<backend::Sampling>(PositionKind::Learned, seed, &device);
         let run = |cache| generate(&reference, &prompt, 30, &greedy, &mut rng(1, Stream::Sampling, 0), cache, |_| Ok(())).expect("reference").0;
         let run_other = |cache| generate(&other, &prompt, 30, &greedy, &mut rng(1, Stream::Sampling, 0), cache, |_| Ok(())).expect("sampling backend").0;

@@ -1,14 +1,14 @@
 //! Gradient accumulation: k micro-batches give the gradient of one batch k times the size.
 
-use burn::backend::{Autodiff, NdArray};
 use burn::module::AutodiffModule;
 use burn::tensor::{Tensor, TensorData};
 use burngpt::data::Batch;
 use burngpt::model::{named_params, GeluKind, Gpt, GptConfig, PositionKind};
 use burngpt::train::{forward_backward, init_model};
 
-type Inner = NdArray<f32>;
-type AB = Autodiff<Inner>;
+/// The build's backends (ndarray by default, wgpu in CI's lavapipe job).
+type Inner = burngpt::backend::Inference;
+type AB = burngpt::backend::Training;
 
 fn batch(rows: &[[i64; 6]]) -> Batch<AB> {
     let dev = Default::default();

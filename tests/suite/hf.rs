@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use burn::backend::NdArray;
 use burn::tensor::{Int, Tensor, TensorData};
 use burngpt::generate::{generate, SamplingConfig};
 use burngpt::hf;
@@ -14,7 +13,9 @@ use burngpt::train::init_model;
 use rand::SeedableRng;
 use serde::Deserialize;
 
-type B = NdArray<f32>;
+/// The backend this build trains and evaluates on (`backend::Inference`): ndarray by default, wgpu
+/// in CI's lavapipe job, so these tests exercise the GPU code path there.
+type B = burngpt::backend::Inference;
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hf_gpt2")

@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use burn::backend::NdArray;
 use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
 use burngpt::config::Config;
@@ -10,7 +9,9 @@ use burngpt::model::{causal_attention, causal_attention_probs, causal_attention_
 use burngpt::train::init_model;
 use crate::common::values;
 
-type B = NdArray<f32>;
+/// The backend this build trains and evaluates on (`backend::Inference`): ndarray by default, wgpu
+/// in CI's lavapipe job, so these tests exercise the GPU code path there.
+type B = burngpt::backend::Inference;
 
 fn config(tie: bool, positions: PositionKind) -> GptConfig {
     GptConfig {
