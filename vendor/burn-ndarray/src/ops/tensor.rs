@@ -58,6 +58,31 @@ where
         NdArrayTensor::from_data(data)
     }
 
+    // burngpt patch: filled tensors are built with `vec![value; n]` (a zeroed allocation or a
+    // vectorised fill). The default implementation pushes element by element
+    // (`TensorData::full`), which autodiff pays for in the backward of every slice, gather,
+    // sum_dim and mean_dim (a zeros or ones tensor of the input's shape).
+    fn float_zeros(shape: Shape, device: &NdArrayDevice, dtype: FloatDType) -> FloatTensor<Self> {
+        Self::float_full(shape, 0.0f64.into(), device, dtype)
+    }
+
+    fn float_ones(shape: Shape, device: &NdArrayDevice, dtype: FloatDType) -> FloatTensor<Self> {
+        Self::float_full(shape, 1.0f64.into(), device, dtype)
+    }
+
+    fn float_full(
+        shape: Shape,
+        fill_value: Scalar,
+        device: &NdArrayDevice,
+        dtype: FloatDType,
+    ) -> FloatTensor<Self> {
+        execute_with_float_out_dtype!(dtype, E, {
+            let value: E = fill_value.elem();
+            let data = alloc::vec![value; shape.num_elements()];
+            Self::float_from_data(TensorData::new(data, shape), device)
+        })
+    }
+
     fn float_random(
         shape: Shape,
         distribution: Distribution,
