@@ -55,12 +55,13 @@ pub(crate) fn matmul<E: NdArrayElement>(
                     .get()
                     .slice_mut(s!(out_batch, .., ..));
 
-                ndarray::linalg::general_mat_mul(
+                mat_mul_into(
                     alpha,
                     &lhs_slice,
                     &rhs_slice,
                     beta,
                     &mut out_slice,
+                    num_out_batches == 1,
                 )
             }
         });
@@ -69,6 +70,62 @@ pub(crate) fn matmul<E: NdArrayElement>(
     });
 
     NdArrayOps::reshape(out, out_shape)
+}
+
+/// burngpt patch: f32 and f64 products through the `gemm` crate (AVX-512 kernels where the CPU has
+/// them; matrixmultiply has AVX2 at most), other types through ndarray as upstream. `parallel`: this is
+/// the only product of the call, so it may use every thread (batched products are parallel over the
+/// batch instead).
+fn mat_mul_into<E: NdArrayElement + 'static>(
+    alpha: E,
+    lhs: &ndarray::ArrayView2<E>,
+    rhs: &ndarray::ArrayView2<E>,
+    beta: E,
+    out: &mut ndarray::ArrayViewMut2<E>,
+    parallel: bool,
+) {
+    use core::any::TypeId;
+    let id = TypeId::of::<E>();
+    if id != TypeId::of::<f32>() && id != TypeId::of::<f64>() {
+        ndarray::linalg::general_mat_mul(alpha, lhs, rhs, beta, out);
+        return;
+    }
+    let (m, k) = lhs.dim();
+    let n = rhs.dim().1;
+    // burn-flex's threshold: below ~192^3 multiply-adds, threads cost more than they give.
+    let parallelism = if parallel && m * n * k >= 192 * 192 * 192 {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    let (ls, rs) = (lhs.strides(), rhs.strides());
+    let os = [out.strides()[0], out.strides()[1]];
+    // Safety: the three views are valid for their shapes and strides, `out` does not alias the
+    // inputs, and `read_dst = false` means `out`'s prior contents are never read (gemm computes
+    // `out = beta * lhs * rhs`; its `alpha` scales the destination, ignored here).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            os[1],
+            os[0],
+            false,
+            lhs.as_ptr(),
+            ls[1],
+            ls[0],
+            rhs.as_ptr(),
+            rs[1],
+            rs[0],
+            beta,
+            alpha,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
 }
 
 #[derive(Debug, PartialEq)]
