@@ -9,6 +9,7 @@ use ndarray::SliceInfo;
 use ndarray::Zip;
 use ndarray::s;
 use ndarray::{Array2, ArrayD};
+use super::par_map; // burngpt patch
 use num_traits::Signed;
 #[cfg(feature = "simd")]
 use paste::paste;
@@ -743,8 +744,11 @@ where
             E, VecAdd, lhs, rhs, u8, i8, u16, i16, u32, i32, f32, u64, i64, f64
         );
 
-        let array = &lhs + &rhs;
-        array.into_shared()
+        // burngpt patch: same-shape operands through `par_map` (see `sub`).
+        match par_map::map_binary(lhs, &rhs, |a, b| a + b) {
+            Ok(array) => array,
+            Err(lhs) => (&lhs + &rhs).into_shared(),
+        }
     }
 
     pub fn add_scalar(lhs: SharedArray<E>, rhs: E) -> SharedArray<E> {
@@ -765,8 +769,8 @@ where
             f64
         );
 
-        let array = lhs + rhs;
-        array.into_shared()
+        // burngpt patch: through `par_map` (see `sub_scalar`).
+        par_map::map_unary(lhs, move |x| x + rhs)
     }
 
     pub fn sub(lhs: SharedArray<E>, rhs: SharedArray<E>) -> SharedArray<E> {
@@ -774,10 +778,14 @@ where
             E, VecSub, lhs, rhs, u8, i8, u16, i16, u32, i32, f32, u64, i64, f64
         );
 
-        // burngpt patch: a shared lhs (autodiff keeps its inputs) is read, not copied then
-        // overwritten: one pass into a new array instead of a full copy plus a pass.
-        let array = if lhs.is_unique() { (lhs - rhs).into_shared() } else { (&lhs - &rhs).into_shared() };
-        array.into_shared()
+        // burngpt patch: same-shape operands go through `par_map` (all threads for large
+        // tensors, in place when lhs is not shared); for broadcasting, a shared lhs (autodiff keeps
+        // its inputs) is read into a new array instead of being copied first and overwritten.
+        match par_map::map_binary(lhs, &rhs, |a, b| a - b) {
+            Ok(array) => array,
+            Err(lhs) if lhs.is_unique() => (lhs - rhs).into_shared(),
+            Err(lhs) => (&lhs - &rhs).into_shared(),
+        }
     }
 
     pub fn sub_scalar(lhs: SharedArray<E>, rhs: E) -> SharedArray<E> {
@@ -798,19 +806,23 @@ where
             f64
         );
 
-        // burngpt patch: as above, a shared lhs is mapped into a new array, not copied first.
-        let array = if lhs.is_unique() { (lhs - rhs).into_shared() } else { (lhs.mapv(|x| x - rhs)).into_shared() };
-        array.into_shared()
+        // burngpt patch: through `par_map` (all threads for large tensors; a shared lhs is mapped
+        // into a new array, not copied first).
+        par_map::map_unary(lhs, move |x| x - rhs)
     }
 
     pub fn mul(lhs: SharedArray<E>, rhs: SharedArray<E>) -> SharedArray<E> {
         let (lhs, rhs) =
             dispatch_binary_simd!(noq, E, VecMul, lhs, rhs, u16, i16, u32, i32, f32, f64);
 
-        // burngpt patch: a shared lhs (autodiff keeps its inputs) is read, not copied then
-        // overwritten: one pass into a new array instead of a full copy plus a pass.
-        let array = if lhs.is_unique() { (lhs * rhs).into_shared() } else { (&lhs * &rhs).into_shared() };
-        array.into_shared()
+        // burngpt patch: same-shape operands go through `par_map` (all threads for large
+        // tensors, in place when lhs is not shared); for broadcasting, a shared lhs (autodiff keeps
+        // its inputs) is read into a new array instead of being copied first and overwritten.
+        match par_map::map_binary(lhs, &rhs, |a, b| a * b) {
+            Ok(array) => array,
+            Err(lhs) if lhs.is_unique() => (lhs * rhs).into_shared(),
+            Err(lhs) => (&lhs * &rhs).into_shared(),
+        }
     }
 
     pub fn mul_scalar(lhs: SharedArray<E>, rhs: E) -> SharedArray<E> {
@@ -828,26 +840,30 @@ where
             f64
         );
 
-        // burngpt patch: as above, a shared lhs is mapped into a new array, not copied first.
-        let array = if lhs.is_unique() { (lhs * rhs).into_shared() } else { (lhs.mapv(|x| x * rhs)).into_shared() };
-        array.into_shared()
+        // burngpt patch: through `par_map` (all threads for large tensors; a shared lhs is mapped
+        // into a new array, not copied first).
+        par_map::map_unary(lhs, move |x| x * rhs)
     }
 
     pub fn div(lhs: SharedArray<E>, rhs: SharedArray<E>) -> SharedArray<E> {
         let (lhs, rhs) = dispatch_binary_simd!(noq, E, VecDiv, lhs, rhs, f32, f64);
 
-        // burngpt patch: a shared lhs (autodiff keeps its inputs) is read, not copied then
-        // overwritten: one pass into a new array instead of a full copy plus a pass.
-        let array = if lhs.is_unique() { (lhs / rhs).into_shared() } else { (&lhs / &rhs).into_shared() };
-        array.into_shared()
+        // burngpt patch: same-shape operands go through `par_map` (all threads for large
+        // tensors, in place when lhs is not shared); for broadcasting, a shared lhs (autodiff keeps
+        // its inputs) is read into a new array instead of being copied first and overwritten.
+        match par_map::map_binary(lhs, &rhs, |a, b| a / b) {
+            Ok(array) => array,
+            Err(lhs) if lhs.is_unique() => (lhs / rhs).into_shared(),
+            Err(lhs) => (&lhs / &rhs).into_shared(),
+        }
     }
 
     pub fn div_scalar(lhs: SharedArray<E>, rhs: E) -> SharedArray<E> {
         let lhs = dispatch_binary_scalar_simd!(noq, E, VecDiv, lhs, rhs.elem(), f32, f64);
 
-        // burngpt patch: as above, a shared lhs is mapped into a new array, not copied first.
-        let array = if lhs.is_unique() { (lhs / rhs).into_shared() } else { (lhs.mapv(|x| x / rhs)).into_shared() };
-        array.into_shared()
+        // burngpt patch: through `par_map` (all threads for large tensors; a shared lhs is mapped
+        // into a new array, not copied first).
+        par_map::map_unary(lhs, move |x| x / rhs)
     }
 
     pub fn remainder(lhs: SharedArray<E>, rhs: SharedArray<E>) -> SharedArray<E> {

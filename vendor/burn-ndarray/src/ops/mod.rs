@@ -19,6 +19,7 @@ pub(crate) mod macros;
 pub(crate) mod matmul;
 pub(crate) mod maxpool;
 pub(crate) mod padding;
+pub(crate) mod par_map;
 pub(crate) mod quantization;
 
 pub(crate) use base::*;

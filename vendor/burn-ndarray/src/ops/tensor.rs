@@ -7,6 +7,7 @@ use burn_backend::{TensorMetadata, element::cast::ToElement};
 use burn_std::{BoolDType, IntDType};
 
 // Current crate
+use super::par_map; // burngpt patch
 use super::{
     NdArrayMathOps, NdArrayOps,
     matmul::{cross, matmul},
@@ -506,13 +507,13 @@ where
 
     fn float_exp(tensor: FloatTensor<Self>) -> FloatTensor<Self> {
         execute_with_float_dtype!(tensor, FloatElem, |array: SharedArray<FloatElem>| {
-            array.mapv_into(|a: FloatElem| a.exp_elem()).into_shared()
+            par_map::map_unary(array, |a: FloatElem| a.exp_elem()) // burngpt patch: all threads
         })
     }
 
     fn float_log(tensor: FloatTensor<Self>) -> FloatTensor<Self> {
         execute_with_float_dtype!(tensor, FloatElem, |array: SharedArray<FloatElem>| {
-            array.mapv_into(|a: FloatElem| a.log_elem()).into_shared()
+            par_map::map_unary(array, |a: FloatElem| a.log_elem()) // burngpt patch: all threads
         })
     }
 
@@ -559,7 +560,7 @@ where
 
     fn float_sqrt(tensor: FloatTensor<Self>) -> FloatTensor<Self> {
         execute_with_float_dtype!(tensor, FloatElem, |array: SharedArray<FloatElem>| {
-            array.mapv_into(|a: FloatElem| a.sqrt_elem()).into_shared()
+            par_map::map_unary(array, |a: FloatElem| a.sqrt_elem()) // burngpt patch: all threads
         })
     }
 
@@ -611,9 +612,8 @@ where
 
     fn float_tanh(tensor: FloatTensor<Self>) -> FloatTensor<Self> {
         execute_with_float_dtype!(tensor, FloatElem, |array: SharedArray<FloatElem>| {
-            array
-                .mapv_into(|a: FloatElem| (a.to_f64()).tanh().elem())
-                .into_shared()
+            // burngpt patch: all threads
+            par_map::map_unary(array, |a: FloatElem| (a.to_f64()).tanh().elem())
         })
     }
 
@@ -705,9 +705,8 @@ where
 
     fn float_erf(tensor: FloatTensor<Self>) -> FloatTensor<Self> {
         execute_with_float_dtype!(tensor, FloatElem, |array: SharedArray<FloatElem>| {
-            array
-                .mapv_into(|a: FloatElem| erf(a.to_f64()).elem())
-                .into_shared()
+            // burngpt patch: all threads
+            par_map::map_unary(array, |a: FloatElem| erf(a.to_f64()).elem())
         })
     }
 
