@@ -12,4 +12,5 @@ mod generate;
 mod grad_accum;
 mod hf;
 mod model;
+mod ndarray_ops;
 mod resume;

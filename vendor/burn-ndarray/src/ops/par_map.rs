@@ -36,8 +36,8 @@ where
     }
 }
 
-/// `f(lhs, rhs)` element-wise for operands of the same shape; `None` when the shapes differ
-/// (broadcasting stays with upstream's code).
+/// `f(lhs, rhs)` element-wise where the result has `lhs`'s shape (`rhs` equal or broadcast to it);
+/// `Err(lhs)` otherwise (a broadcast `lhs` stays with upstream's code).
 pub(crate) fn map_binary<E, F>(
     mut lhs: SharedArray<E>,
     rhs: &SharedArray<E>,
@@ -47,9 +47,10 @@ where
     E: Copy + Send + Sync,
     F: Fn(E, E) -> E + Send + Sync,
 {
-    if lhs.shape() != rhs.shape() {
+    let Some(rhs) = rhs.broadcast(lhs.raw_dim()) else {
         return Err(lhs);
-    }
+    };
+    let rhs = &rhs;
     let unique = lhs.is_unique();
     #[cfg(feature = "multi-threads")]
     if lhs.len() >= PAR_MIN {
