@@ -547,9 +547,7 @@ macro_rules! reshape {
                 }
             }
         } else {
-            $array
-                .as_standard_layout()
-                .into_owned()
+            $crate::ops::par_map::to_standard_layout(&$array)
                 .into_shape_with_order(dim)
                 .unwrap()
                 .into_shared()

@@ -68,3 +68,21 @@ where
         Zip::from(&lhs).and(rhs).map_collect(|&a, &b| f(a, b)).into_shared()
     })
 }
+
+/// `array` copied into standard (row-major) layout, on all threads when large. Upstream's
+/// `as_standard_layout` walks the strided source on one thread.
+pub(crate) fn to_standard_layout<E>(array: &SharedArray<E>) -> ndarray::ArrayD<E>
+where
+    E: Copy + Send + Sync,
+{
+    #[cfg(feature = "multi-threads")]
+    if array.len() >= PAR_MIN {
+        let mut out = ndarray::ArrayD::<E>::uninit(array.raw_dim());
+        Zip::from(&mut out).and(array).par_for_each(|o, &a| {
+            o.write(a);
+        });
+        // Safety: the zip visited every element of `out` (same shape as `array`) and wrote it.
+        return unsafe { out.assume_init() };
+    }
+    array.as_standard_layout().into_owned()
+}
