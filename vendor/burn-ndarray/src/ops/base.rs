@@ -744,7 +744,7 @@ where
             E, VecAdd, lhs, rhs, u8, i8, u16, i16, u32, i32, f32, u64, i64, f64
         );
 
-        // burngpt patch: same-shape operands through `par_map` (see `sub`).
+        // burngpt patch: through `par_map` (see `sub`).
         match par_map::map_binary(lhs, &rhs, |a, b| a + b) {
             Ok(array) => array,
             Err(lhs) => (&lhs + &rhs).into_shared(),
@@ -778,12 +778,11 @@ where
             E, VecSub, lhs, rhs, u8, i8, u16, i16, u32, i32, f32, u64, i64, f64
         );
 
-        // burngpt patch: same-shape operands go through `par_map` (all threads for large
-        // tensors, in place when lhs is not shared); for broadcasting, a shared lhs (autodiff keeps
-        // its inputs) is read into a new array instead of being copied first and overwritten.
+        // burngpt patch: through `par_map` (all threads for large tensors, in place when lhs is
+        // not shared, never a copy of a shared lhs first); a broadcast lhs gives a result of
+        // another shape, which ndarray allocates either way.
         match par_map::map_binary(lhs, &rhs, |a, b| a - b) {
             Ok(array) => array,
-            Err(lhs) if lhs.is_unique() => (lhs - rhs).into_shared(),
             Err(lhs) => (&lhs - &rhs).into_shared(),
         }
     }
@@ -815,12 +814,11 @@ where
         let (lhs, rhs) =
             dispatch_binary_simd!(noq, E, VecMul, lhs, rhs, u16, i16, u32, i32, f32, f64);
 
-        // burngpt patch: same-shape operands go through `par_map` (all threads for large
-        // tensors, in place when lhs is not shared); for broadcasting, a shared lhs (autodiff keeps
-        // its inputs) is read into a new array instead of being copied first and overwritten.
+        // burngpt patch: through `par_map` (all threads for large tensors, in place when lhs is
+        // not shared, never a copy of a shared lhs first); a broadcast lhs gives a result of
+        // another shape, which ndarray allocates either way.
         match par_map::map_binary(lhs, &rhs, |a, b| a * b) {
             Ok(array) => array,
-            Err(lhs) if lhs.is_unique() => (lhs * rhs).into_shared(),
             Err(lhs) => (&lhs * &rhs).into_shared(),
         }
     }
@@ -848,12 +846,11 @@ where
     pub fn div(lhs: SharedArray<E>, rhs: SharedArray<E>) -> SharedArray<E> {
         let (lhs, rhs) = dispatch_binary_simd!(noq, E, VecDiv, lhs, rhs, f32, f64);
 
-        // burngpt patch: same-shape operands go through `par_map` (all threads for large
-        // tensors, in place when lhs is not shared); for broadcasting, a shared lhs (autodiff keeps
-        // its inputs) is read into a new array instead of being copied first and overwritten.
+        // burngpt patch: through `par_map` (all threads for large tensors, in place when lhs is
+        // not shared, never a copy of a shared lhs first); a broadcast lhs gives a result of
+        // another shape, which ndarray allocates either way.
         match par_map::map_binary(lhs, &rhs, |a, b| a / b) {
             Ok(array) => array,
-            Err(lhs) if lhs.is_unique() => (lhs / rhs).into_shared(),
             Err(lhs) => (&lhs / &rhs).into_shared(),
         }
     }
