@@ -58,8 +58,8 @@ impl<B: Backend> CausalSelfAttention<B> {
         let [batch, seq_len, d_model] = x.dims();
         let (q, k, v) = self.qkv(x);
         let y = if B::ad_enabled(&q.device()) {
-            // training: explicit weights (dropout applies to them), cheap softmax backward
-            self.attn_drop.forward(causal_attention_probs_for_training(q, k)).matmul(v)
+            // training: explicit weights (dropout applies to them)
+            self.attn_drop.forward(causal_attention_probs(q, k)).matmul(v)
         } else {
             causal_attention(q, k, v)
         };
@@ -136,25 +136,4 @@ fn causal_softmax<B: Backend>(scores: Tensor<B, 4>) -> Tensor<B, 4> {
         .unsqueeze::<4>()
         .expand([batch, n_heads, seq_q, seq_k]);
     softmax(scores.mask_fill(future, f32::NEG_INFINITY), 3)
-}
-
-/// [`causal_attention_probs`] with a cheaper backward, for training.
-///
-/// Burn's autodiff differentiates softmax through max, exp, sum and a broadcast division. Here
-/// the probabilities `p` come from detached scores, and the scores' change `d = s - s_detached`
-/// (exactly zero) enters through softmax's Jacobian: `p + p * (d - sum_k(p * d))`. The value is
-/// `p` bit for bit; backward is two multiplications and a row sum. Masked positions have
-/// `p = 0`, so the unmasked scores' (finite) `d` there contributes nothing. Measured: ~4% off a
-/// training step of the spec's model on ndarray (README, Performance).
-///
-/// # Shapes
-/// `q: [batch, n_heads, seq_q, head_dim]`, `k: [batch, n_heads, seq_k, head_dim]`
-/// -> `[batch, n_heads, seq_q, seq_k]`
-pub fn causal_attention_probs_for_training<B: Backend>(q: Tensor<B, 4>, k: Tensor<B, 4>) -> Tensor<B, 4> {
-    let scores = scaled_scores(q, k);
-    let scores_const = scores.clone().detach();
-    let p = causal_softmax(scores_const.clone());
-    let d = scores - scores_const;
-    let pd_sum = (p.clone() * d.clone()).sum_dim(3); // [batch, n_heads, seq_q, 1]
-    p.clone() + p * (d - pd_sum)
 }

@@ -19,7 +19,7 @@ mod params;
 mod positions;
 
 pub use attention::{
-    causal_attention, causal_attention_probs, causal_attention_probs_for_training, CausalSelfAttention,
+    causal_attention, causal_attention_probs, CausalSelfAttention,
     CausalSelfAttentionConfig,
 };
 pub use block::{Block, BlockConfig};

@@ -113,3 +113,67 @@ fn matmul_with_transposed_operands_matches_f64_sums() {
     let filled: Vec<f32> = Tensor::<N, 2>::full([300, 257], 0.25, &Default::default()).into_data().to_vec().expect("f32");
     assert!(filled.iter().all(|&v| v == 0.25) && filled.len() == 300 * 257, "full");
 }
+
+/// Host softmax of `x` ([rows, cols], row-major) along `dim` in f64: `(p, log p)`.
+fn host_softmax(x: &[f32], rows: usize, cols: usize, dim: usize) -> (Vec<f64>, Vec<f64>) {
+    let (lanes, len) = if dim == 1 { (rows, cols) } else { (cols, rows) };
+    let at = |lane: usize, j: usize| if dim == 1 { lane * cols + j } else { j * cols + lane };
+    let (mut p, mut logp) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+    for lane in 0..lanes {
+        let max = (0..len).map(|j| x[at(lane, j)] as f64).fold(f64::NEG_INFINITY, f64::max);
+        let log_sum = (0..len).map(|j| (x[at(lane, j)] as f64 - max).exp()).sum::<f64>().ln();
+        for j in 0..len {
+            logp[at(lane, j)] = x[at(lane, j)] as f64 - max - log_sum;
+            p[at(lane, j)] = logp[at(lane, j)].exp();
+        }
+    }
+    (p, logp)
+}
+
+/// The patched softmax / log-softmax (one pass per lane in burn-ndarray; one autodiff node each in
+/// burn-autodiff) against f64 host values and host gradients, along the last and the first
+/// dimension (strided lanes), on both sides of the threading threshold. Gradients of
+/// `sum(w * f(x))`, derived by hand: softmax `p * (w - sum(w * p))`, log-softmax
+/// `w - p * sum(w)`, sums along the lane.
+#[test]
+fn softmax_and_log_softmax_values_and_gradients_match_host() {
+    use burn::backend::Autodiff;
+    use burn::tensor::activation::{log_softmax, softmax};
+    type A = Autodiff<N>;
+    let dev = Default::default();
+    for (rows, cols) in [(300, 257), (7, 5)] {
+        let x = host(rows, cols, 0.5);
+        let w = host(rows, cols, 2.5);
+        for dim in [1, 0] {
+            let (p, logp) = host_softmax(&x, rows, cols, dim);
+            let (len, lanes) = if dim == 1 { (cols, rows) } else { (rows, cols) };
+            let lane_of = |i: usize| if dim == 1 { i / cols } else { i % cols };
+            let mut w_dot_p = vec![0.0f64; lanes];
+            let mut w_sum = vec![0.0f64; lanes];
+            for i in 0..x.len() {
+                w_dot_p[lane_of(i)] += w[i] as f64 * p[i];
+                w_sum[lane_of(i)] += w[i] as f64;
+            }
+            for log in [false, true] {
+                let what = format!("{} {rows}x{cols} dim {dim}", if log { "log_softmax" } else { "softmax" });
+                let xt = Tensor::<A, 2>::from_data(TensorData::new(x.clone(), [rows, cols]), &dev).require_grad();
+                let wt = Tensor::<A, 2>::from_data(TensorData::new(w.clone(), [rows, cols]), &dev);
+                let y = if log { log_softmax(xt.clone(), dim) } else { softmax(xt.clone(), dim) };
+                let got: Vec<f32> = y.clone().into_data().to_vec().expect("f32");
+                let grads = (y * wt).sum().backward();
+                let grad: Vec<f32> = xt.grad(&grads).expect("x has a gradient").into_data().to_vec().expect("f32");
+                for i in 0..x.len() {
+                    let (value, slope) = if log {
+                        (logp[i], w[i] as f64 - p[i] * w_sum[lane_of(i)])
+                    } else {
+                        (p[i], p[i] * (w[i] as f64 - w_dot_p[lane_of(i)]))
+                    };
+                    // float32 rounding of O(len) terms of magnitude <= |w| max (3) around the result
+                    let tol = 1e-6 * (1.0 + value.abs()) + 2e-7 * len as f64 * 3.0 * if log { 1.0 } else { p[i].max(1e-3) };
+                    assert!((got[i] as f64 - value).abs() <= 1e-6 * (1.0 + value.abs()), "{what} value [{i}]: {} vs {value}", got[i]);
+                    assert!((grad[i] as f64 - slope).abs() <= tol, "{what} gradient [{i}]: {} vs {slope}", grad[i]);
+                }
+            }
+        }
+    }
+}

@@ -1,8 +1,8 @@
 use crate::{
     NdArray, NdArrayTensor, SharedArray,
     element::{FloatNdArrayElement, IntNdArrayElement, QuantElement},
-    execute_with_numeric_dtype,
-    ops::NdArrayMathOps,
+    execute_with_float_dtype, execute_with_numeric_dtype,
+    ops::{NdArrayMathOps, softmax},
 };
 use burn_backend::{ElementConversion, TensorMetadata, ops::ActivationOps, tensor::FloatTensor};
 
@@ -14,5 +14,15 @@ where
 {
     fn relu(tensor: FloatTensor<Self>) -> FloatTensor<Self> {
         execute_with_numeric_dtype!(tensor, |array| NdArrayMathOps::clamp_min(array, 0.elem()))
+    }
+
+    // burngpt patch: one pass per lane instead of the trait's five-op default (ops/softmax.rs).
+    fn softmax(tensor: FloatTensor<Self>, dim: usize) -> FloatTensor<Self> {
+        execute_with_float_dtype!(tensor, |array| softmax::softmax(array, dim))
+    }
+
+    // burngpt patch: as `softmax`.
+    fn log_softmax(tensor: FloatTensor<Self>, dim: usize) -> FloatTensor<Self> {
+        execute_with_float_dtype!(tensor, |array| softmax::log_softmax(array, dim))
     }
 }

@@ -20,6 +20,7 @@ pub(crate) mod matmul;
 pub(crate) mod maxpool;
 pub(crate) mod padding;
 pub(crate) mod par_map;
+mod softmax; // burngpt patch
 pub(crate) mod quantization;
 
 pub(crate) use base::*;
