@@ -15,6 +15,16 @@ fn host(rows: usize, cols: usize, phase: f32) -> Vec<f32> {
     (0..rows * cols).map(|i| ((i as f32) * 0.731 + phase).sin() * 3.0 + 0.01).collect()
 }
 
+/// Distance of `got` from the exact value `want` in units of float32 spacing at `want`.
+fn ulps(got: f32, want: f64) -> f64 {
+    let w = want as f32;
+    if w == 0.0 || !w.is_finite() {
+        return if got == w { 0.0 } else { f64::INFINITY };
+    }
+    let spacing = (f32::from_bits(w.abs().to_bits() + 1) - w.abs()) as f64;
+    (got as f64 - want).abs() / spacing
+}
+
 fn tensor(v: &[f32], shape: [usize; 2]) -> Tensor<N, 2> {
     Tensor::from_data(TensorData::new(v.to_vec(), shape), &Default::default())
 }
@@ -66,7 +76,9 @@ fn element_wise_ops_equal_host_f32_arithmetic() {
         }
         let positive: Vec<f32> = a.iter().map(|x| x.abs() + 0.5).collect();
         let held = tensor(&positive, [rows, cols]);
-        assert_eq!(vals(held.clone().exp()), positive.iter().map(|x| x.exp()).collect::<Vec<_>>(), "exp");
+        for (got, x) in vals(held.clone().exp()).into_iter().zip(&positive) {
+            assert!(ulps(got, (*x as f64).exp()) <= 1.0, "exp({x}) = {got}");
+        }
         assert_eq!(vals(held.clone().log()), positive.iter().map(|x| x.ln()).collect::<Vec<_>>(), "log");
         assert_eq!(vals(held.clone().sqrt()), positive.iter().map(|x| x.sqrt()).collect::<Vec<_>>(), "sqrt");
         assert_eq!(vals(held.clone().tanh()), positive.iter().map(|&x| (x as f64).tanh() as f32).collect::<Vec<_>>(), "tanh");
@@ -175,5 +187,44 @@ fn softmax_and_log_softmax_values_and_gradients_match_host() {
                 }
             }
         }
+    }
+}
+
+/// float32 `exp` (a vectorisable polynomial in the patched burn-ndarray, `fast_math.rs`) within one
+/// ulp of the f64 exponential across its whole range, the special values exact; GELU and its
+/// gradient (one pass each) against f64 `x Phi(x)` and `Phi(x) + x phi(x)` (erf from the f64
+/// `erf` of libm: the float32 rational approximation errs by < 5e-7).
+#[test]
+fn fast_exp_and_gelu_match_f64_references() {
+    use burn::backend::Autodiff;
+    use burn::tensor::activation::gelu;
+    let dev = Default::default();
+    let xs: Vec<f32> = (0..400_000).map(|i| -110.0 + i as f32 * 0.0005).collect(); // [-110, 90)
+    let n = xs.len();
+    let got: Vec<f32> = Tensor::<N, 1>::from_data(TensorData::new(xs.clone(), [n]), &dev).exp().into_data().to_vec().expect("f32");
+    for (x, y) in xs.iter().zip(&got) {
+        assert!(ulps(*y, (*x as f64).exp()) <= 1.0, "exp({x}) = {y}, f64 {}", (*x as f64).exp());
+    }
+    let special = [f32::NEG_INFINITY, f32::INFINITY, 0.0, 88.8, -104.0];
+    let got: Vec<f32> = Tensor::<N, 1>::from_data(TensorData::new(special.to_vec(), [5]), &dev).exp().into_data().to_vec().expect("f32");
+    assert_eq!(got, vec![0.0, f32::INFINITY, 1.0, f32::INFINITY, 0.0]);
+    let nan: Vec<f32> = Tensor::<N, 1>::from_data(TensorData::new(vec![f32::NAN], [1]), &dev).exp().into_data().to_vec().expect("f32");
+    assert!(nan[0].is_nan());
+
+    type A = Autodiff<N>;
+    let xs: Vec<f32> = (0..60_000).map(|i| -6.0 + i as f32 * 0.0002).collect(); // [-6, 6)
+    let n = xs.len();
+    let x = Tensor::<A, 1>::from_data(TensorData::new(xs.clone(), [n]), &dev).require_grad();
+    let y = gelu(x.clone());
+    let values: Vec<f32> = y.clone().into_data().to_vec().expect("f32");
+    let grad: Vec<f32> = x.grad(&y.sum().backward()).expect("gradient").into_data().to_vec().expect("f32");
+    for i in 0..n {
+        let v = xs[i] as f64;
+        let cdf = 0.5 * (1.0 + libm::erf(v / std::f64::consts::SQRT_2));
+        let pdf = (-0.5 * v * v).exp() / (2.0 * std::f64::consts::PI).sqrt();
+        // |x| * 2.5e-7 from erf, plus float32 rounding of the result
+        let tol = 2.5e-7 * v.abs() + 1.2e-7 * (v * cdf).abs() + 1e-12;
+        assert!((values[i] as f64 - v * cdf).abs() <= tol, "gelu({v}) = {}, f64 {}", values[i], v * cdf);
+        assert!((grad[i] as f64 - (cdf + v * pdf)).abs() <= 2.5e-7 * (1.0 + v.abs()) + 2.4e-7, "gelu'({v}) = {}, f64 {}", grad[i], cdf + v * pdf);
     }
 }

@@ -2,7 +2,7 @@ use crate::{
     NdArray, NdArrayTensor, SharedArray,
     element::{FloatNdArrayElement, IntNdArrayElement, QuantElement},
     execute_with_float_dtype, execute_with_numeric_dtype,
-    ops::{NdArrayMathOps, softmax},
+    ops::{NdArrayMathOps, gelu, softmax},
 };
 use burn_backend::{ElementConversion, TensorMetadata, ops::ActivationOps, tensor::FloatTensor};
 
@@ -14,6 +14,16 @@ where
 {
     fn relu(tensor: FloatTensor<Self>) -> FloatTensor<Self> {
         execute_with_numeric_dtype!(tensor, |array| NdArrayMathOps::clamp_min(array, 0.elem()))
+    }
+
+    // burngpt patch: one pass (ops/gelu.rs) instead of the trait's five-op default.
+    fn gelu(tensor: FloatTensor<Self>) -> FloatTensor<Self> {
+        execute_with_float_dtype!(tensor, |array| gelu::gelu(array))
+    }
+
+    // burngpt patch: the exact derivative in one pass (ops/gelu.rs).
+    fn gelu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        execute_with_float_dtype!((x, grad), |x, grad| gelu::gelu_backward(x, grad))
     }
 
     // burngpt patch: one pass per lane instead of the trait's five-op default (ops/softmax.rs).

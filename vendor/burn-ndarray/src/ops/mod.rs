@@ -20,6 +20,8 @@ pub(crate) mod matmul;
 pub(crate) mod maxpool;
 pub(crate) mod padding;
 pub(crate) mod par_map;
+mod fast_math; // burngpt patch
+mod gelu; // burngpt patch
 mod softmax; // burngpt patch
 pub(crate) mod quantization;
 

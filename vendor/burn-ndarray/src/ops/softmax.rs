@@ -2,40 +2,58 @@
 //!
 //! Upstream uses the backend trait's default methods: a max, a subtraction, an exponential, a sum
 //! and a division (or a log and a subtraction), each a separate pass over the whole tensor with its
-//! own allocation, the reductions on one thread. Here each lane along `dim` is read once for its
-//! maximum and once more to write the result; lanes are independent, so they are split across
-//! threads. The arithmetic per element is upstream's (`exp(x - max) / sum`, `(x - max) - ln(sum)`);
-//! only the summation order of `sum` can differ.
+//! own allocation, the reductions on one thread. Here each lane along `dim` is read for its maximum,
+//! then its exponentials are written (vectorised, [`FastMath::exp_fast`]) and summed, then scaled;
+//! lanes are independent, so they are split across threads. The arithmetic per element is
+//! upstream's (`exp(x - max) / sum`, `(x - max) - ln(sum)`) with the float32 `exp` of
+//! `fast_math.rs`, and the sum is taken in eight interleaved partial sums.
 
-use crate::{SharedArray, element::FloatNdArrayElement, ops::par_map::PAR_MIN};
+use crate::{
+    SharedArray,
+    element::FloatNdArrayElement,
+    ops::{fast_math::FastMath, par_map::PAR_MIN},
+};
 use ndarray::{ArrayView1, ArrayViewMut1, Axis, Zip};
 
 /// `exp(x - max) / sum(exp(x - max))` along `dim`.
-pub(crate) fn softmax<E: FloatNdArrayElement>(input: SharedArray<E>, dim: usize) -> SharedArray<E> {
+pub(crate) fn softmax<E: FloatNdArrayElement + FastMath>(input: SharedArray<E>, dim: usize) -> SharedArray<E> {
     map_lanes(input, dim, |x, mut out| {
         let max = lane_max(&x);
-        let mut sum = E::zero();
-        Zip::from(&mut out).and(&x).for_each(|o, &v| {
-            *o = (v - max).exp_elem();
-            sum += *o;
-        });
+        Zip::from(&mut out).and(&x).for_each(|o, &v| *o = (v - max).exp_fast());
+        let sum = lane_sum(out.view());
         out.mapv_inplace(|o| o / sum);
     })
 }
 
 /// `(x - max) - ln(sum(exp(x - max)))` along `dim`.
-pub(crate) fn log_softmax<E: FloatNdArrayElement>(input: SharedArray<E>, dim: usize) -> SharedArray<E> {
+pub(crate) fn log_softmax<E: FloatNdArrayElement + FastMath>(input: SharedArray<E>, dim: usize) -> SharedArray<E> {
     map_lanes(input, dim, |x, mut out| {
         let max = lane_max(&x);
-        let mut sum = E::zero();
-        x.for_each(|&v| sum += (v - max).exp_elem());
-        let log_sum = sum.log_elem();
+        Zip::from(&mut out).and(&x).for_each(|o, &v| *o = (v - max).exp_fast());
+        let log_sum = lane_sum(out.view()).log_elem();
         Zip::from(&mut out).and(&x).for_each(|o, &v| *o = (v - max) - log_sum);
     })
 }
 
 fn lane_max<E: FloatNdArrayElement>(x: &ArrayView1<E>) -> E {
     x.iter().skip(1).fold(x[0], |m, &v| if v > m { v } else { m })
+}
+
+/// The sum of a lane in eight interleaved partial sums (one chain of additions would wait on
+/// each addition's latency).
+fn lane_sum<E: FloatNdArrayElement>(x: ArrayView1<E>) -> E {
+    let Some(x) = x.to_slice() else {
+        return x.iter().fold(E::zero(), |s, &v| s + v);
+    };
+    let mut acc = [E::zero(); 8];
+    let chunks = x.chunks_exact(8);
+    let tail = chunks.remainder().iter().fold(E::zero(), |s, &v| s + v);
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += v;
+        }
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
 /// A new array of `input`'s shape whose lanes along `dim` are written by `f(input lane, output lane)`.
