@@ -121,19 +121,24 @@ pub fn causal_attention_probs<B: Backend>(q: Tensor<B, 4>, k: Tensor<B, 4>) -> T
     causal_softmax(scaled_scores(q, k))
 }
 
-/// `q k^T / sqrt(head_dim)`, `[batch, n_heads, seq_q, seq_k]`.
+/// `q k^T / sqrt(head_dim)`, `[batch, n_heads, seq_q, seq_k]`; the scale is applied to `q`
+/// (`seq_k / head_dim` times fewer elements than the scores).
 fn scaled_scores<B: Backend>(q: Tensor<B, 4>, k: Tensor<B, 4>) -> Tensor<B, 4> {
     let head_dim = q.dims()[3];
-    q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (head_dim as f64).sqrt())
+    q.mul_scalar(1.0 / (head_dim as f64).sqrt()).matmul(k.swap_dims(2, 3))
 }
 
 /// Softmax over the last axis of `scores: [batch, n_heads, seq_q, seq_k]` with future keys
 /// masked; query `i` sits at position `seq_k - seq_q + i`.
+///
+/// The mask is added as a `[seq_q, seq_k]` bias of `0` and `-inf`, broadcast over batch and
+/// heads: one pass forward, and none backward (the bias is a constant), where `mask_fill` costs
+/// a pass each way.
 fn causal_softmax<B: Backend>(scores: Tensor<B, 4>) -> Tensor<B, 4> {
-    let [batch, n_heads, seq_q, seq_k] = scores.dims();
+    let [_, _, seq_q, seq_k] = scores.dims();
     let offset = (seq_k - seq_q) as i64;
-    let future = Tensor::<B, 2, Bool>::tril_mask([seq_q, seq_k], offset, &scores.device())
-        .unsqueeze::<4>()
-        .expand([batch, n_heads, seq_q, seq_k]);
-    softmax(scores.mask_fill(future, f32::NEG_INFINITY), 3)
+    let device = scores.device();
+    let future = Tensor::<B, 2, Bool>::tril_mask([seq_q, seq_k], offset, &device);
+    let bias = Tensor::<B, 2>::zeros([seq_q, seq_k], &device).mask_fill(future, f32::NEG_INFINITY);
+    softmax(scores + bias.unsqueeze::<4>(), 3)
 }

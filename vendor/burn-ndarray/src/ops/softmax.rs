@@ -2,7 +2,7 @@
 //!
 //! Upstream uses the backend trait's default methods: a max, a subtraction, an exponential, a sum
 //! and a division (or a log and a subtraction), each a separate pass over the whole tensor with its
-//! own allocation, the reductions on one thread. Here each lane along `dim` is read for its maximum,
+//! own allocation, the reductions on one thread. Here the output is not zeroed first, and each lane along `dim` is read for its maximum,
 //! then its exponentials are written (vectorised, [`FastMath::exp_fast`]) and summed, then scaled;
 //! lanes are independent, so they are split across threads. The arithmetic per element is
 //! upstream's (`exp(x - max) / sum`, `(x - max) - ln(sum)`) with the float32 `exp` of
@@ -13,13 +13,18 @@ use crate::{
     element::FloatNdArrayElement,
     ops::{fast_math::FastMath, par_map::PAR_MIN},
 };
+use core::mem::MaybeUninit;
 use ndarray::{ArrayView1, ArrayViewMut1, Axis, Zip};
 
 /// `exp(x - max) / sum(exp(x - max))` along `dim`.
 pub(crate) fn softmax<E: FloatNdArrayElement + FastMath>(input: SharedArray<E>, dim: usize) -> SharedArray<E> {
     map_lanes(input, dim, |x, mut out| {
         let max = lane_max(&x);
-        Zip::from(&mut out).and(&x).for_each(|o, &v| *o = (v - max).exp_fast());
+        Zip::from(&mut out).and(&x).for_each(|o, &v| {
+            o.write((v - max).exp_fast());
+        });
+        // Safety: the loop above wrote every element of the lane.
+        let mut out = unsafe { out.assume_init() };
         let sum = lane_sum(out.view());
         out.mapv_inplace(|o| o / sum);
     })
@@ -29,7 +34,11 @@ pub(crate) fn softmax<E: FloatNdArrayElement + FastMath>(input: SharedArray<E>, 
 pub(crate) fn log_softmax<E: FloatNdArrayElement + FastMath>(input: SharedArray<E>, dim: usize) -> SharedArray<E> {
     map_lanes(input, dim, |x, mut out| {
         let max = lane_max(&x);
-        Zip::from(&mut out).and(&x).for_each(|o, &v| *o = (v - max).exp_fast());
+        Zip::from(&mut out).and(&x).for_each(|o, &v| {
+            o.write((v - max).exp_fast());
+        });
+        // Safety: the loop above wrote every element of the lane.
+        let mut out = unsafe { out.assume_init() };
         let log_sum = lane_sum(out.view()).log_elem();
         Zip::from(&mut out).and(&x).for_each(|o, &v| *o = (v - max) - log_sum);
     })
@@ -56,22 +65,30 @@ fn lane_sum<E: FloatNdArrayElement>(x: ArrayView1<E>) -> E {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
-/// A new array of `input`'s shape whose lanes along `dim` are written by `f(input lane, output lane)`.
+/// A new array of `input`'s shape whose lanes along `dim` are written by `f(input lane, output
+/// lane)`; `f` must initialise every element of its output lane.
 fn map_lanes<E, F>(input: SharedArray<E>, dim: usize, f: F) -> SharedArray<E>
 where
     E: FloatNdArrayElement,
-    F: Fn(ArrayView1<E>, ArrayViewMut1<E>) + Send + Sync,
+    F: Fn(ArrayView1<E>, ArrayViewMut1<MaybeUninit<E>>) + Send + Sync,
 {
-    let mut out = ndarray::ArrayD::<E>::zeros(input.raw_dim());
-    if input.len() == 0 || input.shape()[dim] == 0 {
-        return out.into_shared();
+    if input.len() == 0 {
+        return ndarray::ArrayD::<E>::zeros(input.raw_dim()).into_shared();
     }
+    let mut out = ndarray::ArrayD::<E>::uninit(input.raw_dim());
     let zip = Zip::from(input.lanes(Axis(dim))).and(out.lanes_mut(Axis(dim)));
     #[cfg(feature = "multi-threads")]
-    if input.len() >= PAR_MIN {
+    let zip = if input.len() >= PAR_MIN {
         zip.par_for_each(|x, o| f(x, o));
-        return out.into_shared();
+        None
+    } else {
+        Some(zip)
+    };
+    #[cfg(not(feature = "multi-threads"))]
+    let zip = Some(zip);
+    if let Some(zip) = zip {
+        zip.for_each(|x, o| f(x, o));
     }
-    zip.for_each(|x, o| f(x, o));
-    out.into_shared()
+    // Safety: the lanes along `dim` cover the array, and `f` wrote every element of each.
+    unsafe { out.assume_init() }.into_shared()
 }
