@@ -16,7 +16,8 @@ use burngpt::train::evaluate;
 
 fn main() -> ExitCode {
     backend::keep_freed_memory();
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    match backend::run_in_compute_pool(|| run(cli)) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
