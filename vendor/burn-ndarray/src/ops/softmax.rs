@@ -2,9 +2,10 @@
 //!
 //! Upstream uses the backend trait's default methods: a max, a subtraction, an exponential, a sum
 //! and a division (or a log and a subtraction), each a separate pass over the whole tensor with its
-//! own allocation, the reductions on one thread. Here the output is not zeroed first, and each lane along `dim` is read for its maximum,
-//! then its exponentials are written (vectorised, [`FastMath::exp_fast`]) and summed, then scaled;
-//! lanes are independent, so they are split across threads. The arithmetic per element is
+//! own allocation, the reductions on one thread. Here each lane along `dim` is read for its maximum,
+//! then its exponentials are written (vectorised, [`FastMath::exp_fast`]) into the output, which is
+//! not zeroed first, and summed, then scaled; lanes are independent, so they are split across
+//! threads. The arithmetic per element is
 //! upstream's (`exp(x - max) / sum`, `(x - max) - ln(sum)`) with the float32 `exp` of
 //! `fast_math.rs`, and the sum is taken in eight interleaved partial sums.
 
@@ -18,13 +19,8 @@ use ndarray::{ArrayView1, ArrayViewMut1, Axis, Zip};
 
 /// `exp(x - max) / sum(exp(x - max))` along `dim`.
 pub(crate) fn softmax<E: FloatNdArrayElement + FastMath>(input: SharedArray<E>, dim: usize) -> SharedArray<E> {
-    map_lanes(input, dim, |x, mut out| {
-        let max = lane_max(&x);
-        Zip::from(&mut out).and(&x).for_each(|o, &v| {
-            o.write((v - max).exp_fast());
-        });
-        // Safety: the loop above wrote every element of the lane.
-        let mut out = unsafe { out.assume_init() };
+    map_lanes(input, dim, |x, out| {
+        let (_, mut out) = write_shifted_exp(&x, out);
         let sum = lane_sum(out.view());
         out.mapv_inplace(|o| o / sum);
     })
@@ -32,20 +28,25 @@ pub(crate) fn softmax<E: FloatNdArrayElement + FastMath>(input: SharedArray<E>, 
 
 /// `(x - max) - ln(sum(exp(x - max)))` along `dim`.
 pub(crate) fn log_softmax<E: FloatNdArrayElement + FastMath>(input: SharedArray<E>, dim: usize) -> SharedArray<E> {
-    map_lanes(input, dim, |x, mut out| {
-        let max = lane_max(&x);
-        Zip::from(&mut out).and(&x).for_each(|o, &v| {
-            o.write((v - max).exp_fast());
-        });
-        // Safety: the loop above wrote every element of the lane.
-        let mut out = unsafe { out.assume_init() };
+    map_lanes(input, dim, |x, out| {
+        let (max, mut out) = write_shifted_exp(&x, out);
         let log_sum = lane_sum(out.view()).log_elem();
         Zip::from(&mut out).and(&x).for_each(|o, &v| *o = (v - max) - log_sum);
     })
 }
 
-fn lane_max<E: FloatNdArrayElement>(x: &ArrayView1<E>) -> E {
-    x.iter().skip(1).fold(x[0], |m, &v| if v > m { v } else { m })
+/// Writes `exp(x - max)` into every element of `out`; returns the lane's maximum and the
+/// now initialised output lane.
+fn write_shifted_exp<'a, E: FloatNdArrayElement + FastMath>(
+    x: &ArrayView1<E>,
+    mut out: ArrayViewMut1<'a, MaybeUninit<E>>,
+) -> (E, ArrayViewMut1<'a, E>) {
+    let max = x.iter().skip(1).fold(x[0], |m, &v| if v > m { v } else { m });
+    Zip::from(&mut out).and(x).for_each(|o, &v| {
+        o.write((v - max).exp_fast());
+    });
+    // Safety: the loop above wrote every element of the lane.
+    (max, unsafe { out.assume_init() })
 }
 
 /// The sum of a lane in eight interleaved partial sums (one chain of additions would wait on
@@ -78,17 +79,13 @@ where
     let mut out = ndarray::ArrayD::<E>::uninit(input.raw_dim());
     let zip = Zip::from(input.lanes(Axis(dim))).and(out.lanes_mut(Axis(dim)));
     #[cfg(feature = "multi-threads")]
-    let zip = if input.len() >= PAR_MIN {
+    if input.len() >= PAR_MIN {
         zip.par_for_each(|x, o| f(x, o));
-        None
     } else {
-        Some(zip)
-    };
-    #[cfg(not(feature = "multi-threads"))]
-    let zip = Some(zip);
-    if let Some(zip) = zip {
         zip.for_each(|x, o| f(x, o));
     }
+    #[cfg(not(feature = "multi-threads"))]
+    zip.for_each(|x, o| f(x, o));
     // Safety: the lanes along `dim` cover the array, and `f` wrote every element of each.
     unsafe { out.assume_init() }.into_shared()
 }
