@@ -57,10 +57,11 @@ impl<B: Backend> CausalSelfAttention<B> {
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let [batch, seq_len, d_model] = x.dims();
         let (q, k, v) = self.qkv(x);
-        let y = if B::ad_enabled(&q.device()) {
-            // training: explicit weights (dropout applies to them)
+        let y = if B::ad_enabled(&q.device()) && self.attn_drop.prob > 0.0 {
+            // training with attention dropout: explicit weights for dropout to act on
             self.attn_drop.forward(causal_attention_probs(q, k)).matmul(v)
         } else {
+            // one op (on ndarray, one autodiff node with a block-causal kernel)
             causal_attention(q, k, v)
         };
         let y = y.swap_dims(1, 2).reshape([batch, seq_len, d_model]);

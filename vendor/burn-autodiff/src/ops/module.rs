@@ -1881,7 +1881,64 @@ impl<B: Backend, C: CheckpointStrategy> ModuleOps<Autodiff<B, C>> for Autodiff<B
         attn_bias: Option<FloatTensor<Autodiff<B, C>>>,
         options: AttentionModuleOptions,
     ) -> FloatTensor<Autodiff<B, C>> {
-        attention_fallback::<Self>(query, key, value, mask, attn_bias, options)
+        // burngpt patch: one node when the inner backend has a fused backward (burn-backend's
+        // `has_attention_backward`), instead of the fallback's matmul, scale, mask, softmax and
+        // matmul nodes. The forward saves the probabilities; the backward gets them back.
+        if !B::has_attention_backward()
+            || mask.is_some()
+            || attn_bias.is_some()
+            || options.softcap.is_some()
+        {
+            return attention_fallback::<Self>(query, key, value, mask, attn_bias, options);
+        }
+
+        #[derive(Debug)]
+        struct Attention;
+
+        impl<B: Backend> Backward<B, 3> for Attention {
+            type State = (
+                [B::FloatTensorPrimitive; 4], // query, key, value, probabilities
+                AttentionModuleOptions,
+            );
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 3>,
+                grads: &mut Gradients,
+                _checkpointer: &mut Checkpointer,
+            ) {
+                let [node_q, node_k, node_v] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let ([q, k, v, probs], options) = ops.state;
+                let (dq, dk, dv) = B::attention_backward(q, k, v, probs, grad, options);
+                for (node, grad) in [(node_q, dq), (node_k, dk), (node_v, dv)] {
+                    if let Some(node) = node {
+                        grads.register::<B>(node.id, grad);
+                    }
+                }
+            }
+        }
+
+        match Attention
+            .prepare::<C>([query.node.clone(), key.node.clone(), value.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (q, k, v) = (query.primitive, key.primitive, value.primitive);
+                let (output, probs) =
+                    B::attention_with_probs(q.clone(), k.clone(), v.clone(), options);
+                prep.finish(([q, k, v, probs], options), output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::attention(
+                query.primitive,
+                key.primitive,
+                value.primitive,
+                None,
+                None,
+                options,
+            )),
+        }
     }
 
     fn ctc_loss(

@@ -76,7 +76,7 @@ pub(crate) fn matmul<E: NdArrayElement>(
 /// them; matrixmultiply has AVX2 at most), other types through ndarray as upstream. `parallel`: this is
 /// the only product of the call, so it may use every thread (batched products are parallel over the
 /// batch instead).
-fn mat_mul_into<E: NdArrayElement + 'static>(
+pub(crate) fn mat_mul_into<E: NdArrayElement + 'static>(
     alpha: E,
     lhs: &ndarray::ArrayView2<E>,
     rhs: &ndarray::ArrayView2<E>,

@@ -20,6 +20,7 @@ pub(crate) mod matmul;
 pub(crate) mod maxpool;
 pub(crate) mod padding;
 pub(crate) mod par_map;
+mod attention; // burngpt patch
 mod fast_math; // burngpt patch
 mod gelu; // burngpt patch
 mod softmax; // burngpt patch

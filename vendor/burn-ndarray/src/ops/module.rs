@@ -1,4 +1,5 @@
 use super::{
+    attention, // burngpt patch
     adaptive_avgpool::{adaptive_avg_pool2d, adaptive_avg_pool2d_backward},
     avgpool::{avg_pool2d, avg_pool2d_backward},
     conv::{conv_transpose2d, conv_transpose3d, conv2d, conv3d},
@@ -376,7 +377,44 @@ where
         attn_bias: Option<FloatTensor<Self>>,
         options: AttentionModuleOptions,
     ) -> FloatTensor<Self> {
-        attention_fallback::<Self>(query, key, value, mask, attn_bias, options)
+        // burngpt patch: tiled, block-causal attention per (batch, head) pair (ops/attention.rs).
+        if mask.is_some() || attn_bias.is_some() || options.softcap.is_some() {
+            return attention_fallback::<Self>(query, key, value, mask, attn_bias, options);
+        }
+        Self::attention_with_probs(query, key, value, options).0
+    }
+
+    // burngpt patch: attention as one autodiff node on this backend (ops/attention.rs).
+    fn has_attention_backward() -> bool {
+        true
+    }
+
+    // burngpt patch: see `has_attention_backward`.
+    fn attention_with_probs(
+        query: FloatTensor<Self>,
+        key: FloatTensor<Self>,
+        value: FloatTensor<Self>,
+        options: AttentionModuleOptions,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        module_op!(inp(query, key, value), opt(), E, |q, k, v| {
+            let (out, probs) = attention::attention_with_probs::<E>(q, k, v, options);
+            (out.into(), probs.into())
+        })
+    }
+
+    // burngpt patch: see `has_attention_backward`.
+    fn attention_backward(
+        query: FloatTensor<Self>,
+        key: FloatTensor<Self>,
+        value: FloatTensor<Self>,
+        probs: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: AttentionModuleOptions,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        module_op!(inp(query, key, value, probs, output_grad), opt(), E, |q, k, v, p, g| {
+            let (dq, dk, dv) = attention::attention_backward::<E>(q, k, v, p, g, options);
+            (dq.into(), dk.into(), dv.into())
+        })
     }
 
     fn rfft(

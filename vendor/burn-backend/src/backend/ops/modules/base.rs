@@ -1085,6 +1085,45 @@ pub trait ModuleOps<B: Backend> {
         options: AttentionModuleOptions,
     ) -> FloatTensor<B>;
 
+    /// burngpt patch: whether the backend implements [attention_with_probs] and
+    /// [attention_backward](ModuleOps::attention_backward). When it does, the autodiff backend
+    /// records [attention](ModuleOps::attention) without a mask, bias or softcap as one node whose
+    /// backward calls `attention_backward`; otherwise (the default) it differentiates
+    /// [attention_fallback](crate::ops::attention::attention_fallback)'s separate ops.
+    ///
+    /// [attention_with_probs]: ModuleOps::attention_with_probs
+    fn has_attention_backward() -> bool {
+        false
+    }
+
+    /// burngpt patch: [attention](ModuleOps::attention) without a mask, bias or softcap, returning
+    /// the output `[batch_size, num_heads, seq_len_q, val_dim]` and the attention probabilities
+    /// `[batch_size, num_heads, seq_len_q, seq_len_k]` (zero where masked) for the backward pass.
+    /// Only called when [has_attention_backward](ModuleOps::has_attention_backward) is `true`.
+    fn attention_with_probs(
+        _query: FloatTensor<B>,
+        _key: FloatTensor<B>,
+        _value: FloatTensor<B>,
+        _options: AttentionModuleOptions,
+    ) -> (FloatTensor<B>, FloatTensor<B>) {
+        unreachable!("attention_with_probs called on a backend whose has_attention_backward() is false")
+    }
+
+    /// burngpt patch: the gradients of [attention_with_probs](ModuleOps::attention_with_probs)'s
+    /// output with respect to query, key and value, given its probabilities and the output's
+    /// gradient. Only called when [has_attention_backward](ModuleOps::has_attention_backward) is
+    /// `true`.
+    fn attention_backward(
+        _query: FloatTensor<B>,
+        _key: FloatTensor<B>,
+        _value: FloatTensor<B>,
+        _probs: FloatTensor<B>,
+        _output_grad: FloatTensor<B>,
+        _options: AttentionModuleOptions,
+    ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+        unreachable!("attention_backward called on a backend whose has_attention_backward() is false")
+    }
+
     /// Applies Layer Normalization over the last dimension of the input tensor.
     ///
     /// Computes `(x - mean) / sqrt(var + epsilon) * gamma + beta`, where `mean` and
