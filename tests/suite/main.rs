@@ -12,6 +12,7 @@ mod data;
 mod generate;
 mod grad_accum;
 mod hf;
+mod layer_norm_op;
 mod model;
 mod ndarray_ops;
 mod resume;

@@ -1873,6 +1873,96 @@ impl<B: Backend, C: CheckpointStrategy> ModuleOps<Autodiff<B, C>> for Autodiff<B
         panic!("Can't differentiate interpolate backward.");
     }
 
+    // burngpt patch: one node when the inner backend has a fused backward (burn-backend's
+    // `has_layer_norm_backward`), instead of the default's mean, subtract, square, mean, add, sqrt,
+    // divide, scale and shift nodes. The node keeps the input and gamma; the backend's backward
+    // re-derives the row statistics from them.
+    fn layer_norm(
+        tensor: FloatTensor<Autodiff<B, C>>,
+        gamma: FloatTensor<Autodiff<B, C>>,
+        beta: Option<FloatTensor<Autodiff<B, C>>>,
+        epsilon: f64,
+    ) -> FloatTensor<Autodiff<B, C>> {
+        if !B::has_layer_norm_backward() {
+            return layer_norm_default::<Self>(tensor, gamma, beta, epsilon);
+        }
+
+        type LayerNormState<B> = (FloatTensor<B>, FloatTensor<B>, f64);
+
+        /// The gradients of input, gamma and beta (when `has_beta`).
+        fn layer_norm_grads<B: Backend>(
+            (x, gamma, epsilon): LayerNormState<B>,
+            has_beta: bool,
+            grad: FloatTensor<B>,
+        ) -> [Option<FloatTensor<B>>; 3] {
+            let (dx, dgamma, dbeta) = B::layer_norm_backward(x, gamma, has_beta, epsilon, grad);
+            [Some(dx), Some(dgamma), dbeta]
+        }
+
+        #[derive(Debug)]
+        struct LayerNormWithBeta;
+        #[derive(Debug)]
+        struct LayerNormNoBeta;
+
+        impl<B: Backend> Backward<B, 3> for LayerNormWithBeta {
+            type State = LayerNormState<B>;
+
+            fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let grad = grads.consume::<B>(&ops.node);
+                for (node, grad) in ops.parents.into_iter().zip(layer_norm_grads::<B>(ops.state, true, grad)) {
+                    if let (Some(node), Some(grad)) = (node, grad) {
+                        grads.register::<B>(node.id, grad);
+                    }
+                }
+            }
+        }
+
+        impl<B: Backend> Backward<B, 2> for LayerNormNoBeta {
+            type State = LayerNormState<B>;
+
+            fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let grad = grads.consume::<B>(&ops.node);
+                for (node, grad) in ops.parents.into_iter().zip(layer_norm_grads::<B>(ops.state, false, grad)) {
+                    if let (Some(node), Some(grad)) = (node, grad) {
+                        grads.register::<B>(node.id, grad);
+                    }
+                }
+            }
+        }
+
+        let state = (tensor.primitive.clone(), gamma.primitive.clone(), epsilon);
+        match beta {
+            Some(beta) => match LayerNormWithBeta
+                .prepare::<C>([tensor.node.clone(), gamma.node.clone(), beta.node.clone()])
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => prep.finish(
+                    state,
+                    B::layer_norm(tensor.primitive, gamma.primitive, Some(beta.primitive), epsilon),
+                ),
+                OpsKind::UnTracked(prep) => prep.finish(B::layer_norm(
+                    tensor.primitive,
+                    gamma.primitive,
+                    Some(beta.primitive),
+                    epsilon,
+                )),
+            },
+            None => match LayerNormNoBeta
+                .prepare::<C>([tensor.node.clone(), gamma.node.clone()])
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => {
+                    prep.finish(state, B::layer_norm(tensor.primitive, gamma.primitive, None, epsilon))
+                }
+                OpsKind::UnTracked(prep) => {
+                    prep.finish(B::layer_norm(tensor.primitive, gamma.primitive, None, epsilon))
+                }
+            },
+        }
+    }
+
     fn attention(
         query: FloatTensor<Autodiff<B, C>>,
         key: FloatTensor<Autodiff<B, C>>,

@@ -23,6 +23,7 @@ pub(crate) mod par_map;
 mod attention; // burngpt patch
 mod fast_math; // burngpt patch
 mod gelu; // burngpt patch
+mod layer_norm; // burngpt patch
 mod softmax; // burngpt patch
 pub(crate) mod quantization;
 

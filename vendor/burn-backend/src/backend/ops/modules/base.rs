@@ -1145,30 +1145,30 @@ pub trait ModuleOps<B: Backend> {
         beta: Option<FloatTensor<B>>,
         epsilon: f64,
     ) -> FloatTensor<B> {
-        let shape = tensor.shape();
-        let rank = shape.num_dims();
-        let last_dim = rank - 1;
-        let d_model = shape[last_dim];
+        // burngpt patch: the body moved to `layer_norm_default` so that the autodiff backend can
+        // fall back to it.
+        layer_norm_default::<B>(tensor, gamma, beta, epsilon)
+    }
 
-        let mean = B::float_mean_dim(tensor.clone(), last_dim);
-        let centered = B::float_sub(tensor, mean);
-        let var = B::float_mean_dim(B::float_mul(centered.clone(), centered.clone()), last_dim);
-        let denom = B::float_sqrt(B::float_add_scalar(var, epsilon.into()));
-        let normalized = B::float_div(centered, denom);
+    /// burngpt patch: whether the backend implements
+    /// [layer_norm_backward](ModuleOps::layer_norm_backward). When it does, the autodiff backend
+    /// records [layer_norm](ModuleOps::layer_norm) as one node whose backward calls it; otherwise
+    /// (the default) it differentiates [layer_norm_default]'s separate ops.
+    fn has_layer_norm_backward() -> bool {
+        false
+    }
 
-        let broadcast_dims: alloc::vec::Vec<usize> = (0..rank)
-            .map(|i| if i == last_dim { d_model } else { 1 })
-            .collect();
-        let gamma_b = B::float_reshape(gamma, Shape::from(broadcast_dims.clone()));
-        let scaled = B::float_mul(normalized, gamma_b);
-
-        match beta {
-            Some(beta) => {
-                let beta_b = B::float_reshape(beta, Shape::from(broadcast_dims));
-                B::float_add(scaled, beta_b)
-            }
-            None => scaled,
-        }
+    /// burngpt patch: the gradients of [layer_norm](ModuleOps::layer_norm) with respect to the
+    /// input, `gamma` and (when `has_beta`) `beta`, given the input and the output's gradient. Only
+    /// called when [has_layer_norm_backward](ModuleOps::has_layer_norm_backward) is `true`.
+    fn layer_norm_backward(
+        _tensor: FloatTensor<B>,
+        _gamma: FloatTensor<B>,
+        _has_beta: bool,
+        _epsilon: f64,
+        _output_grad: FloatTensor<B>,
+    ) -> (FloatTensor<B>, FloatTensor<B>, Option<FloatTensor<B>>) {
+        unreachable!("layer_norm_backward called on a backend whose has_layer_norm_backward() is false")
     }
 
     /// Computes the Connectionist Temporal Classification (CTC) loss.
@@ -1350,5 +1350,39 @@ mod tests {
     #[should_panic = "dilation must be non-zero"]
     fn unfold_options_dilation_zero() {
         let _opt = UnfoldOptions::new([1, 1], [0, 0], [0, 0]);
+    }
+}
+
+/// burngpt patch: the default [layer_norm](ModuleOps::layer_norm) (upstream's trait method body),
+/// built from tensor ops.
+pub fn layer_norm_default<B: Backend>(
+    tensor: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    beta: Option<FloatTensor<B>>,
+    epsilon: f64,
+) -> FloatTensor<B> {
+    let shape = tensor.shape();
+    let rank = shape.num_dims();
+    let last_dim = rank - 1;
+    let d_model = shape[last_dim];
+
+    let mean = B::float_mean_dim(tensor.clone(), last_dim);
+    let centered = B::float_sub(tensor, mean);
+    let var = B::float_mean_dim(B::float_mul(centered.clone(), centered.clone()), last_dim);
+    let denom = B::float_sqrt(B::float_add_scalar(var, epsilon.into()));
+    let normalized = B::float_div(centered, denom);
+
+    let broadcast_dims: alloc::vec::Vec<usize> = (0..rank)
+        .map(|i| if i == last_dim { d_model } else { 1 })
+        .collect();
+    let gamma_b = B::float_reshape(gamma, Shape::from(broadcast_dims.clone()));
+    let scaled = B::float_mul(normalized, gamma_b);
+
+    match beta {
+        Some(beta) => {
+            let beta_b = B::float_reshape(beta, Shape::from(broadcast_dims));
+            B::float_add(scaled, beta_b)
+        }
+        None => scaled,
     }
 }
