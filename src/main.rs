@@ -15,15 +15,15 @@ use burngpt::generate::{generate, SamplingConfig};
 use burngpt::train::evaluate;
 
 /// mimalloc instead of the system allocator. A training step frees and allocates the same
-/// few-MiB tensors hundreds of times; glibc returns such blocks to the OS (`munmap`) and takes
-/// fresh zeroed pages back, so how fast a step runs depended on the order of its allocations
-/// (removing GELU from the model made the spec's step 145 -> 164 ms slower). mimalloc keeps and
-/// reuses them: spec shape 147-151 -> 140-143 ms/step, char 48-50 -> 46-47 (README "Performance").
+/// few-MiB tensors hundreds of times. glibc, even with its mmap threshold pinned at 32 MiB and
+/// trimming off (what burngpt did before, with `mallopt`), still took 20-44K page faults in a
+/// 20-step bench, and how fast a step ran depended on the order of its allocations (removing GELU
+/// from the model made the spec's step 145 -> 164 ms slower). mimalloc keeps and reuses the
+/// buffers: spec shape 147-151 -> 140-143 ms/step, char 48-50 -> 46-47 (README "Performance").
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    backend::keep_freed_memory();
     let cli = Cli::parse();
     match backend::run_in_compute_pool(|| run(cli)) {
         Ok(code) => code,

@@ -8,13 +8,19 @@
 //!
 //! Decay order: Burn's AdamW applies the decay to the **pre-update** weight (PyTorch's
 //! order): `w <- w * (1 - lr * wd) - lr * m_hat / (sqrt(v_hat) + eps)`.
+//!
+//! On host float32 tensors (ndarray) the same update runs in one pass per parameter
+//! ([`adamw_update`], bit-identical to Burn's); the state stays Burn's `AdamWState`, so
+//! checkpoints are the same either way.
 
 use burn::module::AutodiffModule;
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{AdamW, AdamWConfig, AdamWState, SimpleOptimizer};
+use burn::optim::{AdamW, AdamWConfig, AdamWState, AdaptiveMomentumState, LearningRate, SimpleOptimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::Tensor;
-use burn::optim::LearningRate;
+use burn::tensor::{Tensor, TensorPrimitive};
+
+use super::adamw_fused::{adamw_update, AdamWStep};
+use crate::backend::update_host_f32;
 
 /// Every AdamW hyperparameter, written out (Burn's defaults are not PyTorch's).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,7 +42,7 @@ pub struct AdamWSettings {
 pub struct GroupedAdamW {
     decay: AdamW,
     no_decay: AdamW,
-    decay_all: bool,
+    settings: AdamWSettings,
 }
 
 impl GroupedAdamW {
@@ -53,7 +59,7 @@ impl GroupedAdamW {
         Self {
             decay: config.build(),
             no_decay: config.with_weight_decay(0.0).build(),
-            decay_all: settings.decay_all,
+            settings: *settings,
         }
     }
 
@@ -64,8 +70,12 @@ impl GroupedAdamW {
         OptimizerAdaptor::from(self)
     }
 
+    fn decayed<const D: usize>(&self) -> bool {
+        self.settings.decay_all || D >= 2
+    }
+
     fn group<const D: usize>(&self) -> &AdamW {
-        if self.decay_all || D >= 2 {
+        if self.decayed::<D>() {
             &self.decay
         } else {
             &self.no_decay
@@ -79,11 +89,41 @@ impl<B: Backend> SimpleOptimizer<B> for GroupedAdamW {
     fn step<const D: usize>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
+        tensor_in: Tensor<B, D>,
         grad: Tensor<B, D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<B, D>, Option<Self::State<D>>) {
-        SimpleOptimizer::<B>::step(self.group::<D>(), lr, tensor, grad, state)
+        let s = &self.settings;
+        let weight_decay = if self.decayed::<D>() { s.weight_decay as f32 } else { 0.0 };
+        let primitive = |t: Tensor<B, D>| t.into_primitive().tensor();
+        let tensor = |p| Tensor::<B, D>::from_primitive(TensorPrimitive::Float(p));
+        // The moments are moved out of the state, so the update can overwrite them in place.
+        let (time, m, v) = match state {
+            Some(AdamWState { momentum }) => {
+                (momentum.time, Some(primitive(momentum.moment_1)), Some(primitive(momentum.moment_2)))
+            }
+            None => (0, None, None),
+        };
+        let step = AdamWStep::new(s.beta1 as f32, s.beta2 as f32, s.eps as f32, weight_decay, lr, time + 1);
+        let update = |w: &[f32], g: &[f32], m: &mut [f32], v: &mut [f32], out: &mut [f32]| {
+            adamw_update(&step, w, g, m, v, out)
+        };
+        match update_host_f32(primitive(tensor_in), primitive(grad), m, v, update) {
+            Ok([w, m, v]) => {
+                let momentum = AdaptiveMomentumState::new(time + 1, tensor(m), tensor(v));
+                (tensor(w), Some(AdamWState { momentum }))
+            }
+            // not a host float32 tensor: Burn's AdamW, with the inputs handed back
+            Err((w, g, m, v)) => {
+                let state = match (m, v) {
+                    (Some(m), Some(v)) => {
+                        Some(AdamWState { momentum: AdaptiveMomentumState::new(time, tensor(m), tensor(v)) })
+                    }
+                    _ => None,
+                };
+                SimpleOptimizer::<B>::step(self.group::<D>(), lr, tensor(w), tensor(g), state)
+            }
+        }
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &B::Device) -> Self::State<D> {

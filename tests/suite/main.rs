@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod adamw_fused;
 mod attention_op;
 mod cli;
 mod data;
