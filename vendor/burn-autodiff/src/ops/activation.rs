@@ -180,10 +180,7 @@ impl<B: Backend, C: CheckpointStrategy> ActivationOps<Autodiff<B, C>> for Autodi
                 _checkpointer: &mut Checkpointer,
             ) {
                 let (output, dim) = ops.state;
-                unary::<B, _>(ops.parents, ops.node, grads, |grad| {
-                    let total = B::float_sum_dim(grad.clone(), dim);
-                    B::float_sub(grad, B::float_mul(B::float_exp(output), total))
-                });
+                unary::<B, _>(ops.parents, ops.node, grads, |grad| B::log_softmax_backward(output, grad, dim));
             }
         }
 

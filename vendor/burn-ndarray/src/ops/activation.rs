@@ -35,4 +35,9 @@ where
     fn log_softmax(tensor: FloatTensor<Self>, dim: usize) -> FloatTensor<Self> {
         execute_with_float_dtype!(tensor, |array| softmax::log_softmax(array, dim))
     }
+
+    // burngpt patch: `g - exp(y) * sum(g)` in one pass per lane (ops/softmax.rs).
+    fn log_softmax_backward(output: FloatTensor<Self>, grad: FloatTensor<Self>, dim: usize) -> FloatTensor<Self> {
+        execute_with_float_dtype!((output, grad), |y, g| softmax::log_softmax_backward(y, g, dim))
+    }
 }

@@ -35,6 +35,33 @@ pub(crate) fn log_softmax<E: FloatNdArrayElement + FastMath>(input: SharedArray<
     })
 }
 
+/// The gradient of [`log_softmax`] from its output `y` and the output's gradient `g`:
+/// `g - exp(y) * sum(g)` along `dim`, one pass per lane (the trait's default: four passes).
+pub(crate) fn log_softmax_backward<E: FloatNdArrayElement + FastMath>(
+    y: SharedArray<E>,
+    g: SharedArray<E>,
+    dim: usize,
+) -> SharedArray<E> {
+    let mut out = ndarray::ArrayD::<E>::uninit(y.raw_dim());
+    let lane = |y: ArrayView1<E>, g: ArrayView1<E>, mut out: ArrayViewMut1<MaybeUninit<E>>| {
+        let total = lane_sum(g.view());
+        Zip::from(&mut out).and(&y).and(&g).for_each(|o, &y, &g| {
+            o.write(g - y.exp_fast() * total);
+        });
+    };
+    let zip = Zip::from(y.lanes(Axis(dim))).and(g.lanes(Axis(dim))).and(out.lanes_mut(Axis(dim)));
+    #[cfg(feature = "multi-threads")]
+    if y.len() >= PAR_MIN {
+        zip.par_for_each(lane);
+    } else {
+        zip.for_each(lane);
+    }
+    #[cfg(not(feature = "multi-threads"))]
+    zip.for_each(lane);
+    // Safety: the lanes along `dim` cover the array, and each lane's every element was written.
+    unsafe { out.assume_init() }.into_shared()
+}
+
 /// Writes `exp(x - max)` into every element of `out`; returns the lane's maximum and the
 /// now initialised output lane.
 fn write_shifted_exp<'a, E: FloatNdArrayElement + FastMath>(

@@ -257,6 +257,14 @@ pub trait ActivationOps<B: Backend> {
         B::float_sub(shifted, log_sum_exp)
     }
 
+    /// burngpt patch: the gradient of [log_softmax](ActivationOps::log_softmax) from its output
+    /// `y` and the output's gradient `g`: `g - exp(y) * sum(g)`, the sum along `dim`. The patched
+    /// burn-autodiff's log-softmax node calls it; a backend may compute it in one pass.
+    fn log_softmax_backward(output: FloatTensor<B>, grad: FloatTensor<B>, dim: usize) -> FloatTensor<B> {
+        let total = B::float_sum_dim(grad.clone(), dim);
+        B::float_sub(grad, B::float_mul(B::float_exp(output), total))
+    }
+
     /// Applies the softmin function along the given dimension.
     ///
     /// Equivalent to `softmax(-tensor, dim)`.
