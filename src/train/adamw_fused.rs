@@ -5,7 +5,7 @@
 //! is about 3.5 ms of a 110 ms step, for the char model 3.2 of 37. [`adamw_update`] does the same
 //! float32 operations, in the same order, per element, so its results equal Burn's bit for bit
 //! (`tests/suite/adamw_fused.rs`); the learner uses it wherever the parameter lives in a host
-//! float32 buffer ([`crate::backend::host_f32`]: the ndarray backend) and Burn's AdamW elsewhere.
+//! float32 buffer ([`crate::backend::update_host_f32`]: the ndarray backend) and Burn's AdamW elsewhere.
 
 use rayon::prelude::*;
 

@@ -95,7 +95,7 @@ impl<E: FloatNdArrayElement> Geometry<E> {
 
     /// Key tiles `(c0, c1, first query that sees key c0)`.
     fn key_tiles(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
-        (0..self.seq_k).step_by(TILE).map(|c0| ((c0), (c0 + TILE).min(self.seq_k), self.first_query(c0)))
+        (0..self.seq_k).step_by(TILE).map(|c0| (c0, (c0 + TILE).min(self.seq_k), self.first_query(c0)))
     }
 }
 
