@@ -124,14 +124,14 @@ fn sum8<E: FloatNdArrayElement>(values: impl Iterator<Item = E>) -> E {
 }
 
 /// `x` as `[rows, last dimension]`, in row-major order (copied only if it is not).
-fn rows<E: FloatNdArrayElement>(x: &SharedArray<E>) -> Array2View<'_, E> {
+fn rows<E: FloatNdArrayElement>(x: &SharedArray<E>) -> RowsCow<'_, E> {
     let d = x.shape().last().copied().unwrap_or(1);
     let n = x.len() / d.max(1);
     let standard = x.as_standard_layout();
     standard.into_shape_with_order((n, d)).expect("row-major")
 }
 
-type Array2View<'a, E> = ndarray::CowArray<'a, E, ndarray::Ix2>;
+type RowsCow<'a, E> = ndarray::CowArray<'a, E, ndarray::Ix2>;
 
 /// `f(input rows, output rows)` over blocks of [`ROWS`] rows, on all threads for large inputs.
 fn for_row_blocks<E, F>(x: ArrayView2<E>, mut out: ndarray::ArrayViewMut2<E>, f: F)
