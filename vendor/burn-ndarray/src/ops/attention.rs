@@ -25,7 +25,7 @@ use crate::{
     SharedArray, UnsafeSharedRef,
     element::FloatNdArrayElement,
     iter_range_par,
-    ops::{fast_math::FastMath, matmul::mat_mul_into},
+    ops::{fast_math::FastMath, matmul::mat_mul_into, softmax::sum8},
 };
 use burn_backend::ElementConversion;
 use burn_backend::ops::AttentionModuleOptions;
@@ -170,7 +170,7 @@ fn softmax_row<E: FloatNdArrayElement + FastMath>(x: &[E], scale: E, p: &mut [E]
     for (p, &v) in p.iter_mut().zip(x) {
         *p = (v * scale - max).exp_fast();
     }
-    let sum = sum(p);
+    let sum = sum8(p);
     for p in p.iter_mut() {
         *p = *p / sum;
     }
@@ -261,19 +261,6 @@ fn as4<E: FloatNdArrayElement>(x: &SharedArray<E>) -> ndarray::ArrayView4<'_, E>
         Ok(view) => view,
         Err(_) => unreachable!("checked to have 4 dimensions"),
     }
-}
-
-/// The sum of `x` in eight interleaved partial sums.
-fn sum<E: FloatNdArrayElement>(x: &[E]) -> E {
-    let mut acc = [E::zero(); 8];
-    let chunks = x.chunks_exact(8);
-    let tail = chunks.remainder().iter().fold(E::zero(), |s, &v| s + v);
-    for c in chunks {
-        for (a, &v) in acc.iter_mut().zip(c) {
-            *a += v;
-        }
-    }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
 /// `sum(a * b)` in eight interleaved partial sums.

@@ -42,24 +42,12 @@ pub(crate) fn log_softmax_backward<E: FloatNdArrayElement + FastMath>(
     g: SharedArray<E>,
     dim: usize,
 ) -> SharedArray<E> {
-    let mut out = ndarray::ArrayD::<E>::uninit(y.raw_dim());
-    let lane = |y: ArrayView1<E>, g: ArrayView1<E>, mut out: ArrayViewMut1<MaybeUninit<E>>| {
+    zip_lanes(&y, &g, dim, |y, g, mut out| {
         let total = lane_sum(g.view());
         Zip::from(&mut out).and(&y).and(&g).for_each(|o, &y, &g| {
             o.write(g - y.exp_fast() * total);
         });
-    };
-    let zip = Zip::from(y.lanes(Axis(dim))).and(g.lanes(Axis(dim))).and(out.lanes_mut(Axis(dim)));
-    #[cfg(feature = "multi-threads")]
-    if y.len() >= PAR_MIN {
-        zip.par_for_each(lane);
-    } else {
-        zip.for_each(lane);
-    }
-    #[cfg(not(feature = "multi-threads"))]
-    zip.for_each(lane);
-    // Safety: the lanes along `dim` cover the array, and each lane's every element was written.
-    unsafe { out.assume_init() }.into_shared()
+    })
 }
 
 /// Writes `exp(x - max)` into every element of `out`; returns the lane's maximum and the
@@ -79,9 +67,14 @@ fn write_shifted_exp<'a, E: FloatNdArrayElement + FastMath>(
 /// The sum of a lane in eight interleaved partial sums (one chain of additions would wait on
 /// each addition's latency).
 fn lane_sum<E: FloatNdArrayElement>(x: ArrayView1<E>) -> E {
-    let Some(x) = x.to_slice() else {
-        return x.iter().fold(E::zero(), |s, &v| s + v);
-    };
+    match x.to_slice() {
+        Some(x) => sum8(x),
+        None => x.iter().fold(E::zero(), |s, &v| s + v),
+    }
+}
+
+/// The sum of `x` in eight interleaved partial sums.
+pub(crate) fn sum8<E: FloatNdArrayElement>(x: &[E]) -> E {
     let mut acc = [E::zero(); 8];
     let chunks = x.chunks_exact(8);
     let tail = chunks.remainder().iter().fold(E::zero(), |s, &v| s + v);
@@ -100,19 +93,30 @@ where
     E: FloatNdArrayElement,
     F: Fn(ArrayView1<E>, ArrayViewMut1<MaybeUninit<E>>) + Send + Sync,
 {
-    if input.len() == 0 {
-        return ndarray::ArrayD::<E>::zeros(input.raw_dim()).into_shared();
+    zip_lanes(&input, &input, dim, |x, _, out| f(x, out))
+}
+
+/// A new array of the shape of `a` and `b` (equal) whose lanes along `dim` are written by
+/// `f(lane of a, lane of b, output lane)`, lanes split across threads above [`PAR_MIN`]
+/// elements; `f` must initialise every element of its output lane.
+fn zip_lanes<E, F>(a: &SharedArray<E>, b: &SharedArray<E>, dim: usize, f: F) -> SharedArray<E>
+where
+    E: FloatNdArrayElement,
+    F: Fn(ArrayView1<E>, ArrayView1<E>, ArrayViewMut1<MaybeUninit<E>>) + Send + Sync,
+{
+    if a.len() == 0 {
+        return ndarray::ArrayD::<E>::zeros(a.raw_dim()).into_shared();
     }
-    let mut out = ndarray::ArrayD::<E>::uninit(input.raw_dim());
-    let zip = Zip::from(input.lanes(Axis(dim))).and(out.lanes_mut(Axis(dim)));
+    let mut out = ndarray::ArrayD::<E>::uninit(a.raw_dim());
+    let zip = Zip::from(a.lanes(Axis(dim))).and(b.lanes(Axis(dim))).and(out.lanes_mut(Axis(dim)));
     #[cfg(feature = "multi-threads")]
-    if input.len() >= PAR_MIN {
-        zip.par_for_each(|x, o| f(x, o));
+    if a.len() >= PAR_MIN {
+        zip.par_for_each(|x, y, o| f(x, y, o));
     } else {
-        zip.for_each(|x, o| f(x, o));
+        zip.for_each(|x, y, o| f(x, y, o));
     }
     #[cfg(not(feature = "multi-threads"))]
-    zip.for_each(|x, o| f(x, o));
+    zip.for_each(|x, y, o| f(x, y, o));
     // Safety: the lanes along `dim` cover the array, and `f` wrote every element of each.
     unsafe { out.assume_init() }.into_shared()
 }
