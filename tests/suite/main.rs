@@ -15,5 +15,6 @@ mod grad_accum;
 mod hf;
 mod layer_norm_op;
 mod model;
+mod nanogpt_lockstep;
 mod ndarray_ops;
 mod resume;
