@@ -116,6 +116,16 @@ pub enum TokenizerKind {
     Bpe,
 }
 
+impl TokenizerKind {
+    /// The name used in configs: `"char"` or `"bpe"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Char => "char",
+            Self::Bpe => "bpe",
+        }
+    }
+}
+
 /// `[optimizer]`: AdamW and clipping.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

@@ -118,8 +118,11 @@ pub fn prepare(data: &DataSection, dir: &Path, log: &mut dyn FnMut(&str)) -> Res
     let train_chars = (chars as f64 * data.train_fraction).floor() as u64;
     log(&format!("Preparing {} ({chars} characters) ...", data.path.display()));
 
-    // Pass 2: the tokenizer, trained on the training split only.
-    log(&format!("Training tokenizer ({:?}) ...", data.tokenizer));
+    // Pass 2: the tokenizer, trained on the training split only (or read from tokenizer_file).
+    match &data.tokenizer_file {
+        Some(file) => log(&format!("Loading tokenizer {} ...", file.display())),
+        None => log(&format!("Training tokenizer ({}) ...", data.tokenizer.name())),
+    }
     let train_text = match data.tokenizer {
         TokenizerKind::Bpe if data.tokenizer_file.is_none() => split_text(&source, train_chars)?,
         TokenizerKind::Bpe => Vec::new(),
