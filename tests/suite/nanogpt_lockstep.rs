@@ -10,7 +10,6 @@
 
 use std::path::PathBuf;
 
-use burn::tensor::{Tensor, TensorData};
 use burngpt::data::Batch;
 use burngpt::hf;
 use burngpt::model::{GeluKind, GptConfig, PositionKind};
@@ -49,7 +48,7 @@ struct Reference {
     eps: f64,
     grad_clip: f64,
     /// Per step, `batch_size` windows of `block_size + 1` token ids.
-    windows: Vec<Vec<Vec<i64>>>,
+    windows: Vec<Vec<Vec<u32>>>,
     loss: Vec<f64>,
     grad_norm: Vec<f64>,
     lr_at_step: Vec<f64>,
@@ -84,15 +83,11 @@ fn gpt_config(r: &Reference) -> GptConfig {
     }
 }
 
-/// Inputs (first `block_size` ids) and targets (last `block_size`) of `windows`.
-fn batch(windows: &[Vec<i64>], block_size: usize) -> Batch<AB> {
-    let dev = Default::default();
-    let inputs: Vec<i64> = windows.iter().flat_map(|w| w[..block_size].to_vec()).collect();
-    let targets: Vec<i64> = windows.iter().flat_map(|w| w[1..].to_vec()).collect();
-    Batch {
-        inputs: Tensor::from_data(TensorData::new(inputs, [windows.len(), block_size]), &dev),
-        targets: Tensor::from_data(TensorData::new(targets, [windows.len(), block_size]), &dev),
-    }
+/// The windows (`block_size + 1` ids each) as one batch, through [`Batch::from_ids`].
+fn batch(windows: &[Vec<u32>], block_size: usize) -> Batch<AB> {
+    let ids: Vec<u32> = windows.concat();
+    let starts: Vec<usize> = (0..windows.len()).map(|i| i * (block_size + 1)).collect();
+    Batch::from_ids(&ids, &starts, block_size, &Default::default()).expect("windows of block_size + 1 ids")
 }
 
 /// Trains the fixture's model on the reference batches, each step's batch split into
