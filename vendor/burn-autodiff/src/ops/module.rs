@@ -2,7 +2,7 @@ use crate::Autodiff;
 use crate::checkpoint::base::Checkpointer;
 use crate::checkpoint::strategy::CheckpointStrategy;
 use crate::grads::Gradients;
-use crate::graph::NodeId;
+use crate::graph::{NodeId, NodeRef};
 use crate::ops::{Backward, Ops, unary};
 use crate::tensor::AutodiffTensor;
 
@@ -1909,11 +1909,7 @@ impl<B: Backend, C: CheckpointStrategy> ModuleOps<Autodiff<B, C>> for Autodiff<B
 
             fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
                 let grad = grads.consume::<B>(&ops.node);
-                for (node, grad) in ops.parents.into_iter().zip(layer_norm_grads::<B>(ops.state, true, grad)) {
-                    if let (Some(node), Some(grad)) = (node, grad) {
-                        grads.register::<B>(node.id, grad);
-                    }
-                }
+                register_parent_grads::<B, 3>(ops.parents, layer_norm_grads::<B>(ops.state, true, grad), grads);
             }
         }
 
@@ -1922,11 +1918,7 @@ impl<B: Backend, C: CheckpointStrategy> ModuleOps<Autodiff<B, C>> for Autodiff<B
 
             fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
                 let grad = grads.consume::<B>(&ops.node);
-                for (node, grad) in ops.parents.into_iter().zip(layer_norm_grads::<B>(ops.state, false, grad)) {
-                    if let (Some(node), Some(grad)) = (node, grad) {
-                        grads.register::<B>(node.id, grad);
-                    }
-                }
+                register_parent_grads::<B, 2>(ops.parents, layer_norm_grads::<B>(ops.state, false, grad), grads);
             }
         }
 
@@ -1997,15 +1989,10 @@ impl<B: Backend, C: CheckpointStrategy> ModuleOps<Autodiff<B, C>> for Autodiff<B
                 grads: &mut Gradients,
                 _checkpointer: &mut Checkpointer,
             ) {
-                let [node_q, node_k, node_v] = ops.parents;
                 let grad = grads.consume::<B>(&ops.node);
                 let ([q, k, v, probs], options) = ops.state;
                 let (dq, dk, dv) = B::attention_backward(q, k, v, probs, grad, options);
-                for (node, grad) in [(node_q, dq), (node_k, dk), (node_v, dv)] {
-                    if let Some(node) = node {
-                        grads.register::<B>(node.id, grad);
-                    }
-                }
+                register_parent_grads::<B, 3>(ops.parents, [Some(dq), Some(dk), Some(dv)], grads);
             }
         }
 
@@ -2209,6 +2196,21 @@ impl<B: Backend> Backward<B, 1> for MaxPool2D {
             );
 
             grads.register::<B>(node.id, grad.x_grad);
+        }
+    }
+}
+
+/// burngpt patch: registers each parent's gradient, in order, for the parents that are tracked;
+/// `None` gradients (a parameter the op did not have) are skipped. The fused layer-norm and
+/// attention nodes end their backward with it.
+fn register_parent_grads<B: Backend, const N: usize>(
+    parents: [Option<NodeRef>; N],
+    parent_grads: impl IntoIterator<Item = Option<FloatTensor<B>>>,
+    grads: &mut Gradients,
+) {
+    for (node, grad) in parents.into_iter().zip(parent_grads) {
+        if let (Some(node), Some(grad)) = (node, grad) {
+            grads.register::<B>(node.id, grad);
         }
     }
 }
