@@ -182,58 +182,6 @@ fn missing_driver_message(why: &str) -> String {
     )
 }
 
-/// `update(w, g, m, v, out)` on float32 host buffers when the tensors are ndarray float32
-/// tensors (the fused AdamW of `train::adamw_fused`): `w` and `g` row-major, `m` and `v`
-/// (zeros when `None`) updated in place, `out` the new weights. Returns the new `[w, m, v]`, or
-/// the inputs untouched on any other backend or dtype (the caller then uses Burn's ops).
-pub fn update_host_f32<P: 'static>(
-    w: P,
-    g: P,
-    m: Option<P>,
-    v: Option<P>,
-    update: impl FnOnce(&[f32], &[f32], &mut [f32], &mut [f32], &mut [f32]),
-) -> Result<[P; 3], (P, P, Option<P>, Option<P>)> {
-    #[cfg(feature = "ndarray")]
-    {
-        use burn_ndarray::{NdArrayTensor, SharedArray};
-        use std::any::Any;
-        let is_f32 = |p: &P| matches!((p as &dyn Any).downcast_ref::<NdArrayTensor>(), Some(NdArrayTensor::F32(_)));
-        if !(is_f32(&w) && is_f32(&g) && m.as_ref().is_none_or(is_f32) && v.as_ref().is_none_or(is_f32)) {
-            return Err((w, g, m, v));
-        }
-        // Checked above: every `P` here is an ndarray float32 tensor.
-        let array = |p: P| -> SharedArray<f32> {
-            match (Box::new(p) as Box<dyn Any>).downcast::<NdArrayTensor>().map(|t| *t) {
-                Ok(NdArrayTensor::F32(storage)) => {
-                    let a = storage.into_shared();
-                    if a.is_standard_layout() { a } else { a.as_standard_layout().into_owned().into_shared() }
-                }
-                _ => unreachable!("checked to be an ndarray float32 tensor"),
-            }
-        };
-        let tensor = |a: SharedArray<f32>| -> P {
-            match (Box::new(NdArrayTensor::from(a)) as Box<dyn Any>).downcast::<P>() {
-                Ok(p) => *p,
-                Err(_) => unreachable!("P is NdArrayTensor"),
-            }
-        };
-        let (w, g) = (array(w), array(g));
-        let zeros = || SharedArray::<f32>::zeros(w.raw_dim());
-        let (mut m, mut v) = (m.map_or_else(zeros, array), v.map_or_else(zeros, array));
-        let mut out = zeros();
-        match (w.as_slice(), g.as_slice(), m.as_slice_mut(), v.as_slice_mut(), out.as_slice_mut()) {
-            (Some(w), Some(g), Some(m), Some(v), Some(out)) => update(w, g, m, v, out),
-            _ => unreachable!("standard-layout arrays are contiguous"),
-        }
-        Ok([tensor(out), tensor(m), tensor(v)])
-    }
-    #[cfg(not(feature = "ndarray"))]
-    {
-        let _ = update;
-        Err((w, g, m, v))
-    }
-}
-
 /// Runs `f` (a whole command) on a thread of the rayon pool that the CPU backends compute on.
 ///
 /// Called from outside the pool, every parallel op of burn-ndarray hands its work to the pool's

@@ -1,11 +1,11 @@
 //! `bench`: training-step time, generation speed and peak memory of a config's model shape,
-//! on random tokens, the way `../shared/bench/torch_gpt.py` measures PyTorch.
+//! on random tokens, the way `bench/torch_gpt.py` measures PyTorch.
 
 use std::time::Instant;
 
 use anyhow::Result;
 use burn::module::Module;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burngpt_ops::{FusedAutodiffBackend, FusedOps};
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 
@@ -77,7 +77,7 @@ pub struct BenchReport {
 
 /// Times training steps (on `B`) and generation (on `S`, the backend `generate` uses) of
 /// `config`'s model with a vocabulary of `vocab_size`; `devices` and `names` are `B`'s and `S`'s.
-pub fn run<B: AutodiffBackend, S: Backend>(
+pub fn run<B: FusedAutodiffBackend, S: FusedOps>(
     config: &Config,
     vocab_size: usize,
     settings: &BenchSettings,
@@ -150,7 +150,7 @@ pub fn run<B: AutodiffBackend, S: Backend>(
 /// Batch-1 greedy generation of `new_tokens` from a one-token prompt, with and without the KV
 /// cache. As in the PyTorch reference, the position table is enlarged to hold prompt and output
 /// (no sliding window), so both paths do the same work per token as there.
-fn bench_generate<S: Backend>(
+fn bench_generate<S: FusedOps>(
     gpt: &GptConfig,
     seed: u64,
     settings: &BenchSettings,

@@ -22,7 +22,7 @@ mod common;
 use burn::backend::{Autodiff, NdArray};
 use burn::module::AutodiffModule;
 use burn::prelude::ElementConversion;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burngpt::backend;
 use burngpt::checkpoint::{load_model, model_bytes, write_atomic};
 use burngpt::data::Batch;
@@ -70,7 +70,7 @@ fn batches<B: Backend>(device: &B::Device) -> Vec<Batch<B>> {
 }
 
 /// Logits of the first batch, loss and pre-clip grad norm of each of 5 steps.
-fn run<B: AutodiffBackend>(model: Gpt<B>, device: &B::Device) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+fn run<B: burngpt_ops::FusedAutodiffBackend>(model: Gpt<B>, device: &B::Device) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let data = batches::<B>(device);
     let logits = model.valid().forward(data[0].inputs.clone().inner());
     let logits: Vec<f64> = logits.into_data().iter::<f64>().collect();

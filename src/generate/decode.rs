@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use burn::tensor::backend::Backend;
+use burngpt_ops::FusedOps;
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::rngs::StdRng;
 
@@ -32,7 +33,7 @@ impl GenerateStats {
 /// position through the model against the cached keys and values; once the context is
 /// longer than `block_size` the window slides, positions shift, and every step recomputes
 /// the window (as full recomputation does), so both paths give the same tokens.
-pub fn generate<B: Backend>(
+pub fn generate<B: FusedOps>(
     model: &Gpt<B>,
     prompt: &[u32],
     max_new_tokens: usize,

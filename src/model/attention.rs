@@ -3,11 +3,9 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear};
-use burn::tensor::activation::softmax;
 use burn::tensor::backend::Backend;
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Tensor};
+use burngpt_ops::{softmax, FusedOps};
 
 use super::init::{linear, linear_3d, INIT_STD};
 
@@ -51,7 +49,7 @@ impl CausalSelfAttentionConfig {
     }
 }
 
-impl<B: Backend> CausalSelfAttention<B> {
+impl<B: FusedOps> CausalSelfAttention<B> {
     /// # Shapes
     /// `x: [batch, seq_len, d_model]` -> `[batch, seq_len, d_model]`
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
@@ -61,7 +59,7 @@ impl<B: Backend> CausalSelfAttention<B> {
             // training with attention dropout: explicit weights for dropout to act on
             self.attn_drop.forward(causal_attention_probs(q, k)).matmul(v)
         } else {
-            // one op (on ndarray, one autodiff node with a block-causal kernel)
+            // one autodiff node (on ndarray, a block-causal kernel)
             causal_attention(q, k, v)
         };
         let y = y.swap_dims(1, 2).reshape([batch, seq_len, d_model]);
@@ -104,13 +102,12 @@ impl<B: Backend> CausalSelfAttention<B> {
     }
 }
 
-/// Causal scaled dot-product attention through Burn's fused op.
+/// Causal scaled dot-product attention, burngpt-ops' fused operation.
 ///
 /// # Shapes
 /// `q, k, v: [batch, n_heads, seq_len, head_dim]` -> `[batch, n_heads, seq_len, head_dim]`
-pub fn causal_attention<B: Backend>(q: Tensor<B, 4>, k: Tensor<B, 4>, v: Tensor<B, 4>) -> Tensor<B, 4> {
-    let options = AttentionModuleOptions { scale: None, softcap: None, is_causal: true };
-    attention(q, k, v, None, None, options)
+pub fn causal_attention<B: FusedOps>(q: Tensor<B, 4>, k: Tensor<B, 4>, v: Tensor<B, 4>) -> Tensor<B, 4> {
+    burngpt_ops::causal_attention(q, k, v)
 }
 
 /// The attention weights `softmax(q k^T / sqrt(head_dim))` with future positions masked.
@@ -118,7 +115,7 @@ pub fn causal_attention<B: Backend>(q: Tensor<B, 4>, k: Tensor<B, 4>, v: Tensor<
 /// # Shapes
 /// `q: [batch, n_heads, seq_q, head_dim]`, `k: [batch, n_heads, seq_k, head_dim]`
 /// -> `[batch, n_heads, seq_q, seq_k]`; query `i` sits at position `seq_k - seq_q + i`.
-pub fn causal_attention_probs<B: Backend>(q: Tensor<B, 4>, k: Tensor<B, 4>) -> Tensor<B, 4> {
+pub fn causal_attention_probs<B: FusedOps>(q: Tensor<B, 4>, k: Tensor<B, 4>) -> Tensor<B, 4> {
     causal_softmax(scaled_scores(q, k))
 }
 
@@ -135,7 +132,7 @@ fn scaled_scores<B: Backend>(q: Tensor<B, 4>, k: Tensor<B, 4>) -> Tensor<B, 4> {
 /// The mask is added as a `[seq_q, seq_k]` bias of `0` and `-inf`, broadcast over batch and
 /// heads: one pass forward, and none backward (the bias is a constant), where `mask_fill` costs
 /// a pass each way.
-fn causal_softmax<B: Backend>(scores: Tensor<B, 4>) -> Tensor<B, 4> {
+fn causal_softmax<B: FusedOps>(scores: Tensor<B, 4>) -> Tensor<B, 4> {
     let [_, _, seq_q, seq_k] = scores.dims();
     let offset = (seq_k - seq_q) as i64;
     let device = scores.device();

@@ -2,12 +2,12 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::LayerNorm;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use burngpt_ops::FusedOps;
 
 use super::attention::{CausalSelfAttention, CausalSelfAttentionConfig};
-use super::init::layer_norm;
+use super::layer_norm::LayerNorm;
 use super::mlp::{Mlp, MlpConfig};
 
 /// Configuration of [`Block`].
@@ -41,15 +41,15 @@ impl BlockConfig {
     pub fn init<B: Backend>(&self, device: &B::Device) -> Block<B> {
         let d_model = self.mlp.d_model;
         Block {
-            ln_1: layer_norm(d_model, self.layer_norm_eps, self.layer_norm_bias, device),
+            ln_1: LayerNorm::new(d_model, self.layer_norm_eps, self.layer_norm_bias, device),
             attn: self.attn.init(device),
-            ln_2: layer_norm(d_model, self.layer_norm_eps, self.layer_norm_bias, device),
+            ln_2: LayerNorm::new(d_model, self.layer_norm_eps, self.layer_norm_bias, device),
             mlp: self.mlp.init(device),
         }
     }
 }
 
-impl<B: Backend> Block<B> {
+impl<B: FusedOps> Block<B> {
     /// # Shapes
     /// `x: [batch, seq_len, d_model]` -> `[batch, seq_len, d_model]`
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {

@@ -1,9 +1,8 @@
 //! GELU with its exact derivative.
 //!
-//! The exact (erf) kind is Burn's `gelu`. Upstream Burn 0.21 back-propagates it with the derivative
-//! of the *tanh approximation* (`ActivationOps::gelu_backward`, off by up to 8.7e-4 near |x| = 2);
-//! the vendored burn-backend's default is the exact derivative (vendor/burn-backend/PATCHES.md),
-//! and the vendored burn-ndarray computes both directions in one pass each.
+//! The exact (erf) kind is burngpt-ops' fused `gelu`, one autodiff node whose backward is the exact
+//! derivative (Burn 0.21's own `gelu_backward` is the *tanh approximation*'s derivative, off by up
+//! to 8.7e-4 near |x| = 2); on ndarray both directions take one pass each.
 //!
 //! The tanh kind (Burn's `gelu_approximate` goes through `powf_scalar(3.0)` forward and backward)
 //! computes the value `f(x)` and the slope `f'(x)` from a detached copy of `x` and joins them as
@@ -12,11 +11,20 @@
 
 use std::f64::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI};
 
-use burn::tensor::activation;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use burngpt_ops::FusedOps;
+use serde::{Deserialize, Serialize};
 
-use super::gpt::GeluKind;
+/// Which GELU the MLP uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GeluKind {
+    /// `x * Phi(x)` with the error function.
+    Exact,
+    /// GPT-2's tanh approximation.
+    Tanh,
+}
 
 /// `sqrt(2 / pi)`, the tanh approximation's scale.
 const SQRT_2_OVER_PI: f64 = FRAC_2_SQRT_PI * FRAC_1_SQRT_2;
@@ -24,9 +32,9 @@ const SQRT_2_OVER_PI: f64 = FRAC_2_SQRT_PI * FRAC_1_SQRT_2;
 const CUBIC: f64 = 0.044715;
 
 /// GELU of `kind`, element-wise, with the exact derivative of that same function.
-pub fn gelu<B: Backend, const D: usize>(x: Tensor<B, D>, kind: GeluKind) -> Tensor<B, D> {
+pub fn gelu<B: FusedOps, const D: usize>(x: Tensor<B, D>, kind: GeluKind) -> Tensor<B, D> {
     match kind {
-        GeluKind::Exact => activation::gelu(x),
+        GeluKind::Exact => burngpt_ops::gelu(x),
         GeluKind::Tanh if !B::ad_enabled(&x.device()) => tanh_value(x).0,
         GeluKind::Tanh => {
             let x_const = x.clone().detach();

@@ -2,36 +2,18 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, Linear};
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
-use serde::{Deserialize, Serialize};
+use burngpt_ops::FusedOps;
 
 use super::attention::CausalSelfAttentionConfig;
 use super::block::{Block, BlockConfig};
-use super::init::{layer_norm, linear, linear_3d, INIT_STD};
+use super::gelu::GeluKind;
+use super::init::{linear, linear_3d, INIT_STD};
+use super::layer_norm::LayerNorm;
 use super::mlp::MlpConfig;
-use super::positions::sinusoidal_table;
-
-/// How token positions enter the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PositionKind {
-    /// A learned `wpe` embedding of `block_size` rows (GPT-2).
-    Learned,
-    /// Fixed sine/cosine encodings: no parameters.
-    Sinusoidal,
-}
-
-/// Which GELU the MLP uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GeluKind {
-    /// `x * Phi(x)` with the error function.
-    Exact,
-    /// GPT-2's tanh approximation.
-    Tanh,
-}
+use super::positions::{sinusoidal_table, PositionKind};
 
 /// The architecture of a [`Gpt`].
 #[derive(Config, Debug, PartialEq)]
@@ -133,7 +115,7 @@ impl GptConfig {
             sinusoid: (self.positions == PositionKind::Sinusoidal)
                 .then(|| sinusoidal_table(self.block_size, self.d_model, device)),
             h: (0..self.n_layers).map(|_| block.init(device)).collect(),
-            ln_f: layer_norm(self.d_model, self.layer_norm_eps, self.layer_norm_bias, device),
+            ln_f: LayerNorm::new(self.d_model, self.layer_norm_eps, self.layer_norm_bias, device),
             lm_head: (!self.tie_embeddings)
                 .then(|| linear(self.d_model, self.vocab_size, false, INIT_STD, device)),
             drop: DropoutConfig::new(self.dropout).init(),
@@ -142,7 +124,7 @@ impl GptConfig {
     }
 }
 
-impl<B: Backend> Gpt<B> {
+impl<B: FusedOps> Gpt<B> {
     /// Next-token logits for every position.
     ///
     /// # Shapes
@@ -216,7 +198,9 @@ impl<B: Backend> Gpt<B> {
         cache.len += seq_new;
         self.head(self.ln_f.forward(x))
     }
+}
 
+impl<B: Backend> Gpt<B> {
     /// Longest context the model accepts.
     pub fn block_size(&self) -> usize {
         self.block_size

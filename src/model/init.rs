@@ -1,7 +1,7 @@
 //! GPT-2 initialisation helpers.
 
 use burn::module::Param;
-use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear};
+use burn::nn::{Initializer, Linear};
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
@@ -29,11 +29,6 @@ pub fn linear<B: Backend>(
         weight,
         bias: bias.then(|| Initializer::Zeros.init([d_out], device)),
     }
-}
-
-/// A LayerNorm with weight 1 and bias 0.
-pub fn layer_norm<B: Backend>(d_model: usize, eps: f64, bias: bool, device: &B::Device) -> LayerNorm<B> {
-    LayerNormConfig::new(d_model).with_epsilon(eps).with_bias(bias).init(device)
 }
 
 /// Applies `linear` to every position as one 2-D matrix product.

@@ -5,9 +5,9 @@ use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear};
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use burngpt_ops::FusedOps;
 
-use super::gelu::gelu;
-use super::gpt::GeluKind;
+use super::gelu::{gelu, GeluKind};
 use super::init::{linear, linear_3d, INIT_STD};
 
 /// Configuration of [`Mlp`].
@@ -50,7 +50,7 @@ impl MlpConfig {
     }
 }
 
-impl<B: Backend> Mlp<B> {
+impl<B: FusedOps> Mlp<B> {
     /// # Shapes
     /// `x: [batch, seq_len, d_model]` -> `[batch, seq_len, d_model]`
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {

@@ -14,6 +14,7 @@ mod gelu;
 mod gpt;
 mod host_init;
 mod init;
+mod layer_norm;
 mod mlp;
 mod params;
 mod positions;
@@ -23,9 +24,10 @@ pub use attention::{
     CausalSelfAttentionConfig,
 };
 pub use block::{Block, BlockConfig};
-pub use gelu::gelu;
-pub use gpt::{GeluKind, Gpt, GptConfig, KvCache, PositionKind};
+pub use gelu::{gelu, GeluKind};
+pub use gpt::{Gpt, GptConfig, KvCache};
+pub use layer_norm::LayerNorm;
 pub use host_init::{gpt2_init_values, normal_samples};
 pub use mlp::{Mlp, MlpConfig};
 pub use params::{named_params, named_values, replace_params, ParamInfo};
-pub use positions::sinusoidal_table;
+pub use positions::{sinusoidal_table, PositionKind};

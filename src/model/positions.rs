@@ -2,6 +2,17 @@
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+/// How token positions enter the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PositionKind {
+    /// A learned `wpe` embedding of `block_size` rows (GPT-2).
+    Learned,
+    /// Fixed sine/cosine encodings: no parameters.
+    Sinusoidal,
+}
 
 /// The `[block_size, d_model]` table with `PE[p, 2i] = sin(p / 10000^(2i/d_model))` and
 /// `PE[p, 2i+1] = cos(p / 10000^(2i/d_model))`, computed in f64 on the host.

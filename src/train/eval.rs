@@ -1,14 +1,14 @@
 //! Validation loss on the inference backend.
 
 use burn::prelude::ElementConversion;
-use burn::tensor::backend::Backend;
+use burngpt_ops::FusedOps;
 
 use super::loss::cross_entropy;
 use crate::data::Batch;
 use crate::model::Gpt;
 
 /// Mean cross-entropy of `model` over `batches` (use `model.valid()`: no autodiff, no dropout).
-pub fn evaluate<B: Backend>(model: &Gpt<B>, batches: impl IntoIterator<Item = Batch<B>>) -> f64 {
+pub fn evaluate<B: FusedOps>(model: &Gpt<B>, batches: impl IntoIterator<Item = Batch<B>>) -> f64 {
     let mut total = 0.0;
     let mut count = 0usize;
     for batch in batches {

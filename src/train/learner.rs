@@ -3,7 +3,8 @@
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
 use burn::prelude::ElementConversion;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
+use burngpt_ops::FusedAutodiffBackend;
 use burn::tensor::Tensor;
 
 use super::clip::clip_global_norm;
@@ -49,7 +50,7 @@ impl<B: Backend> StepOutput<B> {
 }
 
 /// A model, its optimizer and the schedule that drives them.
-pub struct Learner<B: AutodiffBackend> {
+pub struct Learner<B: FusedAutodiffBackend> {
     /// The model being trained.
     pub model: Gpt<B>,
     optim: OptimizerAdaptor<GroupedAdamW, Gpt<B>, B>,
@@ -66,7 +67,7 @@ pub fn init_model<B: Backend>(config: &GptConfig, seed: u64, device: &B::Device)
     model
 }
 
-impl<B: AutodiffBackend> Learner<B> {
+impl<B: FusedAutodiffBackend> Learner<B> {
     /// Wraps `model` with a fresh optimizer.
     pub fn new(model: Gpt<B>, config: &LearnerConfig) -> Self {
         Self {
@@ -110,7 +111,7 @@ impl<B: AutodiffBackend> Learner<B> {
 /// `k * batch * seq_len` tokens, exactly as for one batch of `k` times the size.
 ///
 /// Returns the gradients and the mean loss (`[1]`).
-pub fn forward_backward<B: AutodiffBackend>(
+pub fn forward_backward<B: FusedAutodiffBackend>(
     model: &Gpt<B>,
     micro_batches: Vec<Batch<B>>,
 ) -> (GradientsParams, Tensor<B::InnerBackend, 1>) {

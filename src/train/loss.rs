@@ -1,8 +1,7 @@
 //! Cross-entropy for causal language modelling.
 
-use burn::tensor::activation::log_softmax;
-use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
+use burngpt_ops::{log_softmax, FusedOps};
 
 /// Mean cross-entropy of next-token predictions over every position of the batch.
 ///
@@ -12,7 +11,7 @@ use burn::tensor::{Int, Tensor};
 ///
 /// # Shapes
 /// `logits: [batch, seq_len, vocab_size]`, `targets: [batch, seq_len]` -> `[1]`
-pub fn cross_entropy<B: Backend>(logits: Tensor<B, 3>, targets: Tensor<B, 2, Int>) -> Tensor<B, 1> {
+pub fn cross_entropy<B: FusedOps>(logits: Tensor<B, 3>, targets: Tensor<B, 2, Int>) -> Tensor<B, 1> {
     let [batch, seq_len, vocab_size] = logits.dims();
     let n = batch * seq_len;
     let log_probs = log_softmax(logits.reshape([n, vocab_size]), 1); // [n, vocab_size]

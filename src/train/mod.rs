@@ -1,6 +1,5 @@
 //! The learner and its four configured pieces: loss, schedule, clipping, optimizer.
 
-mod adamw_fused;
 mod clip;
 mod eval;
 mod learner;
@@ -10,7 +9,6 @@ mod optim;
 mod schedule;
 mod trainer;
 
-pub use adamw_fused::{adamw_update, AdamWStep};
 pub use clip::clip_global_norm;
 pub use eval::evaluate;
 pub use learner::{forward_backward, init_model, Learner, LearnerConfig, StepOutput};

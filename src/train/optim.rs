@@ -1,26 +1,23 @@
 //! AdamW with decoupled weight decay and two parameter groups.
 //!
-//! Burn 0.21 has no parameter groups, so [`GroupedAdamW`] holds two Burn `AdamW`s, one
-//! with and one without decay, and picks by the parameter's rank: rank >= 2 (Linear
-//! weights, embeddings) is decayed, rank 1 (biases, LayerNorm weight and bias) is not,
-//! as in GPT-2 and nanoGPT. With `decay_all` every parameter is decayed, as in the spec's
-//! reference code.
+//! Burn 0.21 has no parameter groups, so [`GroupedAdamW`] picks the decay by the parameter's
+//! rank: rank >= 2 (Linear weights, embeddings) is decayed, rank 1 (biases, LayerNorm weight and
+//! bias) is not, as in GPT-2 and nanoGPT. With `decay_all` every parameter is decayed, as in the
+//! spec's reference code.
 //!
 //! Decay order: Burn's AdamW applies the decay to the **pre-update** weight (PyTorch's
 //! order): `w <- w * (1 - lr * wd) - lr * m_hat / (sqrt(v_hat) + eps)`.
 //!
-//! On host float32 tensors (ndarray) the same update runs in one pass per parameter
-//! ([`adamw_update`], bit-identical to Burn's); the state stays Burn's `AdamWState`, so
-//! checkpoints are the same either way.
+//! The update itself is [`FusedOps::adamw_update`]: one pass per parameter on ndarray, Burn's own
+//! `AdamW::step` on the other backends (bit-identical to each other); the backend type chooses
+//! which, at compile time. The state is Burn's `AdamWState`, so checkpoints are the same either way.
 
 use burn::module::AutodiffModule;
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{AdamW, AdamWConfig, AdamWState, AdaptiveMomentumState, LearningRate, SimpleOptimizer};
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::optim::{AdamW, AdamWState, AdaptiveMomentumState, LearningRate, SimpleOptimizer};
+use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorPrimitive};
-
-use super::adamw_fused::{adamw_update, AdamWStep};
-use crate::backend::update_host_f32;
+use burngpt_ops::{AdamWStep, FusedOps};
 
 /// Every AdamW hyperparameter, written out (Burn's defaults are not PyTorch's).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -38,33 +35,19 @@ pub struct AdamWSettings {
 }
 
 /// AdamW with a decayed and a non-decayed parameter group.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct GroupedAdamW {
-    decay: AdamW,
-    no_decay: AdamW,
     settings: AdamWSettings,
 }
 
 impl GroupedAdamW {
-    /// Builds both groups from `settings`.
+    /// Both groups from `settings`.
     pub fn new(settings: &AdamWSettings) -> Self {
-        let config = AdamWConfig::new()
-            .with_beta_1(settings.beta1 as f32)
-            .with_beta_2(settings.beta2 as f32)
-            .with_epsilon(settings.eps as f32)
-            .with_weight_decay(settings.weight_decay as f32)
-            .with_cautious_weight_decay(false)
-            .with_amsgrad(false)
-            .with_grad_clipping(None);
-        Self {
-            decay: config.build(),
-            no_decay: config.with_weight_decay(0.0).build(),
-            settings: *settings,
-        }
+        Self { settings: *settings }
     }
 
     /// The optimizer over a whole module, state keyed by `ParamId`.
-    pub fn into_adaptor<B: AutodiffBackend, M: AutodiffModule<B>>(
+    pub fn into_adaptor<B: AutodiffBackend<InnerBackend: FusedOps>, M: AutodiffModule<B>>(
         self,
     ) -> OptimizerAdaptor<Self, M, B> {
         OptimizerAdaptor::from(self)
@@ -73,30 +56,22 @@ impl GroupedAdamW {
     fn decayed<const D: usize>(&self) -> bool {
         self.settings.decay_all || D >= 2
     }
-
-    fn group<const D: usize>(&self) -> &AdamW {
-        if self.decayed::<D>() {
-            &self.decay
-        } else {
-            &self.no_decay
-        }
-    }
 }
 
-impl<B: Backend> SimpleOptimizer<B> for GroupedAdamW {
+impl<B: FusedOps> SimpleOptimizer<B> for GroupedAdamW {
     type State<const D: usize> = AdamWState<B, D>;
 
     fn step<const D: usize>(
         &self,
         lr: LearningRate,
-        tensor_in: Tensor<B, D>,
+        tensor: Tensor<B, D>,
         grad: Tensor<B, D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<B, D>, Option<Self::State<D>>) {
         let s = &self.settings;
         let weight_decay = if self.decayed::<D>() { s.weight_decay as f32 } else { 0.0 };
         let primitive = |t: Tensor<B, D>| t.into_primitive().tensor();
-        let tensor = |p| Tensor::<B, D>::from_primitive(TensorPrimitive::Float(p));
+        let tensor_of = |p| Tensor::<B, D>::from_primitive(TensorPrimitive::Float(p));
         // The moments are moved out of the state, so the update can overwrite them in place.
         let (time, m, v) = match state {
             Some(AdamWState { momentum }) => {
@@ -105,25 +80,9 @@ impl<B: Backend> SimpleOptimizer<B> for GroupedAdamW {
             None => (0, None, None),
         };
         let step = AdamWStep::new(s.beta1 as f32, s.beta2 as f32, s.eps as f32, weight_decay, lr, time + 1);
-        let update = |w: &[f32], g: &[f32], m: &mut [f32], v: &mut [f32], out: &mut [f32]| {
-            adamw_update(&step, w, g, m, v, out)
-        };
-        match update_host_f32(primitive(tensor_in), primitive(grad), m, v, update) {
-            Ok([w, m, v]) => {
-                let momentum = AdaptiveMomentumState::new(time + 1, tensor(m), tensor(v));
-                (tensor(w), Some(AdamWState { momentum }))
-            }
-            // not a host float32 tensor: Burn's AdamW, with the inputs handed back
-            Err((w, g, m, v)) => {
-                let state = match (m, v) {
-                    (Some(m), Some(v)) => {
-                        Some(AdamWState { momentum: AdaptiveMomentumState::new(time, tensor(m), tensor(v)) })
-                    }
-                    _ => None,
-                };
-                SimpleOptimizer::<B>::step(self.group::<D>(), lr, tensor(w), tensor(g), state)
-            }
-        }
+        let [w, m, v] = B::adamw_update(primitive(tensor), primitive(grad), m, v, &step);
+        let momentum = AdaptiveMomentumState::new(time + 1, tensor_of(m), tensor_of(v));
+        (tensor_of(w), Some(AdamWState { momentum }))
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &B::Device) -> Self::State<D> {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{bail, Context, Result};
 use burn::module::{AutodiffModule, Module};
 use burn::tensor::backend::AutodiffBackend;
+use burngpt_ops::FusedAutodiffBackend;
 use rand::RngExt;
 
 use super::eval::evaluate;
@@ -50,7 +51,7 @@ pub fn request_stop() {
 /// Trains the model described by `config` on `device` in `run_dir`, logging to stdout,
 /// saving checkpoints, metrics and plots there. With `resume`, training continues exactly
 /// where the last checkpoint of `run_dir` stopped. `stop_at_step` stops early, as Ctrl-C does.
-pub fn train<B: AutodiffBackend>(
+pub fn train<B: FusedAutodiffBackend>(
     config: &Config,
     run_dir: &Path,
     resume: bool,

@@ -1,5 +1,5 @@
 //! The learner's AdamW (`GroupedAdamW`), which on ndarray float32 tensors runs the whole update in
-//! one pass per parameter (`train::adamw_update`), against Burn 0.21's `AdamW` (fifteen tensor ops)
+//! one pass per parameter (burngpt-ops' `FusedOps::adamw_update` kernel), against Burn 0.21's `AdamW` (fifteen tensor ops)
 //! as the independent reference: over four steps with a changing learning rate, weights and both
 //! moments must be equal **bit for bit**, for a decayed matrix and an undecayed vector (the two
 //! parameter groups), on both sides of the threading threshold (2 x 16,384 elements).

@@ -7,13 +7,11 @@
 mod common;
 
 mod adamw_fused;
-mod attention_op;
 mod cli;
 mod data;
 mod generate;
 mod grad_accum;
 mod hf;
-mod layer_norm_op;
 mod model;
 mod nanogpt_lockstep;
 mod ndarray_ops;

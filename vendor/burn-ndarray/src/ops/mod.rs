@@ -20,11 +20,6 @@ pub(crate) mod matmul;
 pub(crate) mod maxpool;
 pub(crate) mod padding;
 pub(crate) mod par_map;
-mod attention; // burngpt patch
-mod fast_math; // burngpt patch
-mod gelu; // burngpt patch
-mod layer_norm; // burngpt patch
-mod softmax; // burngpt patch
 pub(crate) mod quantization;
 
 pub(crate) use base::*;

@@ -1,5 +1,4 @@
 use super::{
-    attention, layer_norm, // burngpt patch
     adaptive_avgpool::{adaptive_avg_pool2d, adaptive_avg_pool2d_backward},
     avgpool::{avg_pool2d, avg_pool2d_backward},
     conv::{conv_transpose2d, conv_transpose3d, conv2d, conv3d},
@@ -377,75 +376,7 @@ where
         attn_bias: Option<FloatTensor<Self>>,
         options: AttentionModuleOptions,
     ) -> FloatTensor<Self> {
-        // burngpt patch: tiled, block-causal attention per (batch, head) pair (ops/attention.rs).
-        if mask.is_some() || attn_bias.is_some() || options.softcap.is_some() {
-            return attention_fallback::<Self>(query, key, value, mask, attn_bias, options);
-        }
-        Self::attention_with_probs(query, key, value, options).0
-    }
-
-    // burngpt patch: one pass per row instead of the trait's nine-op default (ops/layer_norm.rs).
-    fn layer_norm(
-        tensor: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
-        beta: Option<FloatTensor<Self>>,
-        epsilon: f64,
-    ) -> FloatTensor<Self> {
-        module_op!(inp(tensor, gamma), opt(beta), E, |x, gamma, beta| {
-            layer_norm::layer_norm::<E>(x, gamma, beta, epsilon).into()
-        })
-    }
-
-    // burngpt patch: layer norm as one autodiff node on this backend (ops/layer_norm.rs).
-    fn has_layer_norm_backward() -> bool {
-        true
-    }
-
-    // burngpt patch: see `has_layer_norm_backward`.
-    fn layer_norm_backward(
-        tensor: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
-        has_beta: bool,
-        epsilon: f64,
-        output_grad: FloatTensor<Self>,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, Option<FloatTensor<Self>>) {
-        module_op!(inp(tensor, gamma, output_grad), opt(), E, |x, gamma, grad| {
-            let (dx, dgamma, dbeta) = layer_norm::layer_norm_backward::<E>(x, gamma, has_beta, epsilon, grad);
-            (dx.into(), dgamma.into(), dbeta.map(Into::into))
-        })
-    }
-
-    // burngpt patch: attention as one autodiff node on this backend (ops/attention.rs).
-    fn has_attention_backward() -> bool {
-        true
-    }
-
-    // burngpt patch: see `has_attention_backward`.
-    fn attention_with_probs(
-        query: FloatTensor<Self>,
-        key: FloatTensor<Self>,
-        value: FloatTensor<Self>,
-        options: AttentionModuleOptions,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        module_op!(inp(query, key, value), opt(), E, |q, k, v| {
-            let (out, probs) = attention::attention_with_probs::<E>(q, k, v, options);
-            (out.into(), probs.into())
-        })
-    }
-
-    // burngpt patch: see `has_attention_backward`.
-    fn attention_backward(
-        query: FloatTensor<Self>,
-        key: FloatTensor<Self>,
-        value: FloatTensor<Self>,
-        probs: FloatTensor<Self>,
-        output_grad: FloatTensor<Self>,
-        options: AttentionModuleOptions,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        module_op!(inp(query, key, value, probs, output_grad), opt(), E, |q, k, v, p, g| {
-            let (dq, dk, dv) = attention::attention_backward::<E>(q, k, v, p, g, options);
-            (dq.into(), dk.into(), dv.into())
-        })
+        attention_fallback::<Self>(query, key, value, mask, attn_bias, options)
     }
 
     fn rfft(

@@ -7,7 +7,6 @@ use burn_backend::{TensorMetadata, element::cast::ToElement};
 use burn_std::{BoolDType, IntDType};
 
 // Current crate
-use super::fast_math::FastMath; // burngpt patch
 use super::par_map; // burngpt patch
 use super::{
     NdArrayMathOps, NdArrayOps,
@@ -508,8 +507,7 @@ where
 
     fn float_exp(tensor: FloatTensor<Self>) -> FloatTensor<Self> {
         execute_with_float_dtype!(tensor, FloatElem, |array: SharedArray<FloatElem>| {
-            // burngpt patch: all threads; float32 through the vectorisable exp (ops/fast_math.rs)
-            par_map::map_unary(array, |a: FloatElem| a.exp_fast())
+            par_map::map_unary(array, |a: FloatElem| a.exp_elem()) // burngpt patch: all threads
         })
     }
 

@@ -1,0 +1,178 @@
+//! [`FusedOps`] for `Autodiff<B>`: each operation is one node of the autodiff graph.
+//!
+//! The forward pass is the inner backend's method; the node keeps what the backward needs (the
+//! output for softmax and log-softmax, the input for GELU and layer norm, the inputs and the
+//! probabilities for attention) and its backward calls the inner backend's `*_backward` method.
+//! Burn's own ops would record one node per primitive op (softmax: max, subtract, exp, sum,
+//! divide) and walk each of them backward. The `*_backward` methods and `adamw_update` keep their
+//! defaults here: they run on inner-backend tensors.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{unary, Backward, Ops, OpsKind};
+use burn::backend::Autodiff;
+use burn::tensor::ops::FloatTensor;
+
+use crate::FusedOps;
+
+/// Registers each tracked parent's gradient, in order; `None` (a parameter the op did not have,
+/// such as layer norm's beta) is skipped.
+macro_rules! register_parent_grads {
+    ($ops:expr, $grads:expr, $parent_grads:expr) => {
+        for (node, grad) in $ops.parents.into_iter().zip($parent_grads) {
+            if let (Some(node), Some(grad)) = (node, grad) {
+                $grads.register::<B>(node.id, grad);
+            }
+        }
+    };
+}
+
+#[derive(Debug)]
+struct Softmax;
+
+impl<B: FusedOps> Backward<B, 1> for Softmax {
+    type State = (FloatTensor<B>, usize);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (y, dim) = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |g| B::fused_softmax_backward(y, g, dim));
+    }
+}
+
+#[derive(Debug)]
+struct LogSoftmax;
+
+impl<B: FusedOps> Backward<B, 1> for LogSoftmax {
+    type State = (FloatTensor<B>, usize);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (y, dim) = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |g| B::fused_log_softmax_backward(y, g, dim));
+    }
+}
+
+#[derive(Debug)]
+struct Gelu;
+
+impl<B: FusedOps> Backward<B, 1> for Gelu {
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let x = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |g| B::fused_gelu_backward(x, g));
+    }
+}
+
+/// Layer norm's state: the input, gamma, epsilon.
+type LayerNormState<B> = (FloatTensor<B>, FloatTensor<B>, f64);
+
+#[derive(Debug)]
+struct LayerNormWithBeta;
+
+impl<B: FusedOps> Backward<B, 3> for LayerNormWithBeta {
+    type State = LayerNormState<B>;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<B>(&ops.node);
+        let (x, gamma, epsilon) = ops.state;
+        let (dx, dgamma, dbeta) = B::fused_layer_norm_backward(x, gamma, true, epsilon, grad);
+        register_parent_grads!(ops, grads, [Some(dx), Some(dgamma), dbeta]);
+    }
+}
+
+#[derive(Debug)]
+struct LayerNormNoBeta;
+
+impl<B: FusedOps> Backward<B, 2> for LayerNormNoBeta {
+    type State = LayerNormState<B>;
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<B>(&ops.node);
+        let (x, gamma, epsilon) = ops.state;
+        let (dx, dgamma, _) = B::fused_layer_norm_backward(x, gamma, false, epsilon, grad);
+        register_parent_grads!(ops, grads, [Some(dx), Some(dgamma)]);
+    }
+}
+
+#[derive(Debug)]
+struct CausalAttention;
+
+impl<B: FusedOps> Backward<B, 3> for CausalAttention {
+    /// Query, key, value and the probabilities.
+    type State = [FloatTensor<B>; 4];
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<B>(&ops.node);
+        let [q, k, v, probs] = ops.state;
+        let (dq, dk, dv) = B::fused_causal_attention_backward(q, k, v, probs, grad);
+        register_parent_grads!(ops, grads, [Some(dq), Some(dk), Some(dv)]);
+    }
+}
+
+impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
+    fn fused_softmax(x: FloatTensor<Self>, dim: usize) -> FloatTensor<Self> {
+        match Softmax.prepare::<C>([x.node.clone()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let y = B::fused_softmax(x.primitive, dim);
+                prep.finish((y.clone(), dim), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_softmax(x.primitive, dim)),
+        }
+    }
+
+    fn fused_log_softmax(x: FloatTensor<Self>, dim: usize) -> FloatTensor<Self> {
+        match LogSoftmax.prepare::<C>([x.node.clone()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let y = B::fused_log_softmax(x.primitive, dim);
+                prep.finish((y.clone(), dim), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_log_softmax(x.primitive, dim)),
+        }
+    }
+
+    fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match Gelu.prepare::<C>([x.node.clone()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let y = B::fused_gelu(x.primitive.clone());
+                prep.finish(x.primitive, y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_gelu(x.primitive)),
+        }
+    }
+
+    fn fused_layer_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: Option<FloatTensor<Self>>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        let state = (x.primitive.clone(), gamma.primitive.clone(), epsilon);
+        let forward = |beta: Option<FloatTensor<B>>| B::fused_layer_norm(x.primitive, gamma.primitive, beta, epsilon);
+        match beta {
+            Some(beta) => {
+                let nodes = [x.node.clone(), gamma.node.clone(), beta.node.clone()];
+                match LayerNormWithBeta.prepare::<C>(nodes).compute_bound().stateful() {
+                    OpsKind::Tracked(prep) => prep.finish(state, forward(Some(beta.primitive))),
+                    OpsKind::UnTracked(prep) => prep.finish(forward(Some(beta.primitive))),
+                }
+            }
+            None => match LayerNormNoBeta.prepare::<C>([x.node.clone(), gamma.node.clone()]).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => prep.finish(state, forward(None)),
+                OpsKind::UnTracked(prep) => prep.finish(forward(None)),
+            },
+        }
+    }
+
+    fn fused_causal_attention(q: FloatTensor<Self>, k: FloatTensor<Self>, v: FloatTensor<Self>) -> FloatTensor<Self> {
+        let nodes = [q.node.clone(), k.node.clone(), v.node.clone()];
+        match CausalAttention.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let (q, k, v) = (q.primitive, k.primitive, v.primitive);
+                let (out, probs) = B::fused_causal_attention_with_probs(q.clone(), k.clone(), v.clone());
+                prep.finish([q, k, v, probs], out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_causal_attention(q.primitive, k.primitive, v.primitive)),
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! burngpt's fused operations as a Burn backend extension.
+//!
+//! Each operation the GPT spends its time in (softmax, log-softmax, exact GELU, layer norm,
+//! causal attention) and the AdamW update is a method of [`FusedOps`], an extension trait over
+//! Burn's `Backend` (the pattern of Burn's `examples/custom-wgpu-kernel`):
+//!
+//! - every method has a default built from Burn's own ops ([`reference`]), which flex, wgpu and
+//!   cuda use as they are;
+//! - burn-ndarray overrides them with one-pass CPU kernels (feature `ndarray`, [`ndarray`]);
+//! - `Autodiff<B>` records each operation as **one** autodiff node whose backward pass calls the
+//!   inner backend's `*_backward` method ([`autodiff`]), instead of one node per primitive op.
+//!
+//! The model calls the tensor-level functions below ([`softmax`], [`log_softmax`], [`gelu`],
+//! [`layer_norm`], [`causal_attention`]); the optimizer calls [`FusedOps::adamw_update`].
+
+pub mod adamw;
+mod autodiff;
+mod backends;
+#[cfg(feature = "ndarray")]
+mod ndarray;
+pub mod reference;
+
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{Tensor, TensorPrimitive};
+
+pub use adamw::AdamWStep;
+
+/// Fused operations with their own backward pass. Defaults: [`reference`] (Burn's ops).
+///
+/// The `*_backward` methods take what the forward saved and the output's gradient; they are
+/// what the `Autodiff<B>` node calls on the inner backend.
+pub trait FusedOps: Backend {
+    /// `exp(x - max) / sum(exp(x - max))` along `dim`.
+    fn fused_softmax(x: FloatTensor<Self>, dim: usize) -> FloatTensor<Self> {
+        Self::softmax(x, dim)
+    }
+
+    /// The gradient of [`FusedOps::fused_softmax`] from its output `y`: `y * (g - sum(g * y))`.
+    fn fused_softmax_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>, dim: usize) -> FloatTensor<Self> {
+        reference::softmax_backward::<Self>(y, grad, dim)
+    }
+
+    /// `(x - max) - ln(sum(exp(x - max)))` along `dim`.
+    fn fused_log_softmax(x: FloatTensor<Self>, dim: usize) -> FloatTensor<Self> {
+        Self::log_softmax(x, dim)
+    }
+
+    /// The gradient of [`FusedOps::fused_log_softmax`] from its output `y`: `g - exp(y) * sum(g)`.
+    fn fused_log_softmax_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>, dim: usize) -> FloatTensor<Self> {
+        reference::log_softmax_backward::<Self>(y, grad, dim)
+    }
+
+    /// GELU, erf form: `x Phi(x)`.
+    fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::gelu(x)
+    }
+
+    /// The exact derivative of [`FusedOps::fused_gelu`] times `grad`: `grad (Phi(x) + x phi(x))`.
+    /// (Burn 0.21's `gelu_backward` is the tanh approximation's derivative.)
+    fn fused_gelu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        reference::gelu_backward::<Self>(x, grad)
+    }
+
+    /// `(x - mean) / sqrt(var + epsilon) * gamma + beta` over the last dimension.
+    fn fused_layer_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: Option<FloatTensor<Self>>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        Self::layer_norm(x, gamma, beta, epsilon)
+    }
+
+    /// `(dx, dgamma, dbeta)` of [`FusedOps::fused_layer_norm`]; `dbeta` when `has_beta`.
+    fn fused_layer_norm_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        has_beta: bool,
+        epsilon: f64,
+        grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, Option<FloatTensor<Self>>) {
+        reference::layer_norm_backward::<Self>(x, gamma, has_beta, epsilon, grad)
+    }
+
+    /// `softmax(q k^T / sqrt(head_dim) + causal mask) v`; query `i` sees keys up to
+    /// `i + seq_k - seq_q` (bottom-right alignment, right for a KV cache).
+    ///
+    /// # Shapes
+    /// `q: [batch, heads, seq_q, head_dim]`, `k: [batch, heads, seq_k, head_dim]`,
+    /// `v: [batch, heads, seq_k, val_dim]` -> `[batch, heads, seq_q, val_dim]`
+    fn fused_causal_attention(q: FloatTensor<Self>, k: FloatTensor<Self>, v: FloatTensor<Self>) -> FloatTensor<Self> {
+        reference::causal_attention::<Self>(q, k, v)
+    }
+
+    /// [`FusedOps::fused_causal_attention`] and its probabilities `[batch, heads, seq_q, seq_k]`
+    /// (zero where masked), which the backward pass reuses.
+    fn fused_causal_attention_with_probs(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        reference::causal_attention_with_probs::<Self>(q, k, v)
+    }
+
+    /// `(dq, dk, dv)` of causal attention from its probabilities and the output's gradient.
+    fn fused_causal_attention_backward(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        probs: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        reference::causal_attention_backward::<Self>(q, k, v, probs, grad)
+    }
+
+    /// One AdamW update of weight `w` with gradient `g` and moments `m`, `v` (`None` before the
+    /// first step): returns the new `[w, m, v]`, bit for bit what Burn 0.21's `AdamW` computes.
+    fn adamw_update(
+        w: FloatTensor<Self>,
+        g: FloatTensor<Self>,
+        m: Option<FloatTensor<Self>>,
+        v: Option<FloatTensor<Self>>,
+        step: &AdamWStep,
+    ) -> [FloatTensor<Self>; 3] {
+        reference::adamw_update::<Self>(w, g, m, v, step)
+    }
+}
+
+/// A training backend whose inner (inference) backend has the fused operations too.
+pub trait FusedAutodiffBackend: FusedOps + AutodiffBackend<InnerBackend: FusedOps> {}
+
+impl<B: FusedOps + AutodiffBackend<InnerBackend: FusedOps>> FusedAutodiffBackend for B {}
+
+fn primitive<B: Backend, const D: usize>(x: Tensor<B, D>) -> FloatTensor<B> {
+    x.into_primitive().tensor()
+}
+
+fn tensor<B: Backend, const D: usize>(x: FloatTensor<B>) -> Tensor<B, D> {
+    Tensor::from_primitive(TensorPrimitive::Float(x))
+}
+
+/// Softmax along `dim` ([`FusedOps::fused_softmax`]).
+pub fn softmax<B: FusedOps, const D: usize>(x: Tensor<B, D>, dim: usize) -> Tensor<B, D> {
+    tensor(B::fused_softmax(primitive(x), dim))
+}
+
+/// Log-softmax along `dim` ([`FusedOps::fused_log_softmax`]).
+pub fn log_softmax<B: FusedOps, const D: usize>(x: Tensor<B, D>, dim: usize) -> Tensor<B, D> {
+    tensor(B::fused_log_softmax(primitive(x), dim))
+}
+
+/// GELU (erf form) with its exact derivative ([`FusedOps::fused_gelu`]).
+pub fn gelu<B: FusedOps, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    tensor(B::fused_gelu(primitive(x)))
+}
+
+/// Layer norm over the last dimension ([`FusedOps::fused_layer_norm`]).
+///
+/// # Shapes
+/// `x: [.., d]`, `gamma, beta: [d]` -> `[.., d]`
+pub fn layer_norm<B: FusedOps, const D: usize>(
+    x: Tensor<B, D>,
+    gamma: Tensor<B, 1>,
+    beta: Option<Tensor<B, 1>>,
+    epsilon: f64,
+) -> Tensor<B, D> {
+    tensor(B::fused_layer_norm(primitive(x), primitive(gamma), beta.map(primitive), epsilon))
+}
+
+/// Causal scaled dot-product attention ([`FusedOps::fused_causal_attention`]).
+///
+/// # Shapes
+/// `q: [batch, heads, seq_q, head_dim]`, `k, v: [batch, heads, seq_k, head_dim]`
+/// -> `[batch, heads, seq_q, head_dim]`
+pub fn causal_attention<B: FusedOps>(q: Tensor<B, 4>, k: Tensor<B, 4>, v: Tensor<B, 4>) -> Tensor<B, 4> {
+    tensor(B::fused_causal_attention(primitive(q), primitive(k), primitive(v)))
+}

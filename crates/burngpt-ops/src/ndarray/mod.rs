@@ -1,0 +1,193 @@
+//! [`FusedOps`] for burn-ndarray: one-pass CPU kernels for float32 and float64 tensors (other
+//! dtypes take the defaults).
+
+mod adamw;
+mod attention;
+mod elementwise;
+mod fast_math;
+mod gelu;
+mod layer_norm;
+mod softmax;
+
+use burn::tensor::ops::{ActivationOps, FloatTensor, ModuleOps};
+use burn_ndarray::{FloatNdArrayElement, IntNdArrayElement, NdArray, NdArrayTensor, QuantElement, SharedArray};
+
+use crate::{reference, AdamWStep, FusedOps};
+
+/// Runs `$body` with the named tensors rebound to their arrays when all are float32 or all are
+/// float64 (the body is compiled for each), and `$fallback` with the tensors otherwise.
+macro_rules! kernel {
+    (($($x:ident),+) => $body:expr, else $fallback:expr) => {{
+        #[allow(unused_parens)]
+        match ($($x),+) {
+            ($(NdArrayTensor::F32($x)),+) => {
+                $(let $x = $x.into_shared();)+
+                $body
+            }
+            ($(NdArrayTensor::F64($x)),+) => {
+                $(let $x = $x.into_shared();)+
+                $body
+            }
+            ($($x),+) => $fallback,
+        }
+    }};
+}
+
+impl<E: FloatNdArrayElement, I: IntNdArrayElement, Q: QuantElement> FusedOps for NdArray<E, I, Q>
+where
+    NdArrayTensor: From<SharedArray<E>>,
+    NdArrayTensor: From<SharedArray<I>>,
+{
+    fn fused_softmax(x: FloatTensor<Self>, dim: usize) -> FloatTensor<Self> {
+        kernel!((x) => softmax::softmax(x, dim).into(), else Self::softmax(x, dim))
+    }
+
+    fn fused_softmax_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>, dim: usize) -> FloatTensor<Self> {
+        // Burn's ops: the softmax backward is not on the model's hot path (attention has its own).
+        reference::softmax_backward::<Self>(y, grad, dim)
+    }
+
+    fn fused_log_softmax(x: FloatTensor<Self>, dim: usize) -> FloatTensor<Self> {
+        kernel!((x) => softmax::log_softmax(x, dim).into(), else Self::log_softmax(x, dim))
+    }
+
+    fn fused_log_softmax_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>, dim: usize) -> FloatTensor<Self> {
+        kernel!((y, grad) => softmax::log_softmax_backward(y, grad, dim).into(),
+            else reference::log_softmax_backward::<Self>(y, grad, dim))
+    }
+
+    fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        kernel!((x) => gelu::gelu(x).into(), else Self::gelu(x))
+    }
+
+    fn fused_gelu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        kernel!((x, grad) => gelu::gelu_backward(x, grad).into(), else reference::gelu_backward::<Self>(x, grad))
+    }
+
+    fn fused_layer_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: Option<FloatTensor<Self>>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        match beta {
+            Some(beta) => kernel!((x, gamma, beta) => layer_norm::layer_norm(x, gamma, Some(beta), epsilon).into(),
+                else Self::layer_norm(x, gamma, Some(beta), epsilon)),
+            None => kernel!((x, gamma) => layer_norm::layer_norm(x, gamma, None, epsilon).into(),
+                else Self::layer_norm(x, gamma, None, epsilon)),
+        }
+    }
+
+    fn fused_layer_norm_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        has_beta: bool,
+        epsilon: f64,
+        grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, Option<FloatTensor<Self>>) {
+        kernel!((x, gamma, grad) => {
+            let (dx, dgamma, dbeta) = layer_norm::layer_norm_backward(x, gamma, has_beta, epsilon, grad);
+            (dx.into(), dgamma.into(), dbeta.map(Into::into))
+        }, else reference::layer_norm_backward::<Self>(x, gamma, has_beta, epsilon, grad))
+    }
+
+    fn fused_causal_attention(q: FloatTensor<Self>, k: FloatTensor<Self>, v: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::fused_causal_attention_with_probs(q, k, v).0
+    }
+
+    fn fused_causal_attention_with_probs(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        kernel!((q, k, v) => {
+            let (out, probs) = attention::attention_with_probs(q, k, v);
+            (out.into(), probs.into())
+        }, else reference::causal_attention_with_probs::<Self>(q, k, v))
+    }
+
+    fn fused_causal_attention_backward(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        probs: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        kernel!((q, k, v, probs, grad) => {
+            let (dq, dk, dv) = attention::attention_backward(q, k, v, probs, grad);
+            (dq.into(), dk.into(), dv.into())
+        }, else reference::causal_attention_backward::<Self>(q, k, v, probs, grad))
+    }
+
+    fn adamw_update(
+        w: FloatTensor<Self>,
+        g: FloatTensor<Self>,
+        m: Option<FloatTensor<Self>>,
+        v: Option<FloatTensor<Self>>,
+        step: &AdamWStep,
+    ) -> [FloatTensor<Self>; 3] {
+        let is_f32 = |t: &NdArrayTensor| matches!(t, NdArrayTensor::F32(_));
+        if !(is_f32(&w) && is_f32(&g) && m.as_ref().is_none_or(is_f32) && v.as_ref().is_none_or(is_f32)) {
+            return reference::adamw_update::<Self>(w, g, m, v, step);
+        }
+        // Row-major float32 buffers (checked above to be float32).
+        let array = |t: NdArrayTensor| -> SharedArray<f32> {
+            let NdArrayTensor::F32(storage) = t else { unreachable!("checked to be float32") };
+            let a = storage.into_shared();
+            if a.is_standard_layout() {
+                a
+            } else {
+                a.as_standard_layout().into_owned().into_shared()
+            }
+        };
+        let (w, g) = (array(w), array(g));
+        let zeros = || SharedArray::<f32>::zeros(w.raw_dim());
+        let (mut m, mut v) = (m.map_or_else(zeros, array), v.map_or_else(zeros, array));
+        let mut out = zeros();
+        match (w.as_slice(), g.as_slice(), m.as_slice_mut(), v.as_slice_mut(), out.as_slice_mut()) {
+            (Some(w), Some(g), Some(m), Some(v), Some(out)) => adamw::adamw_update(step, w, g, m, v, out),
+            _ => unreachable!("standard-layout arrays are contiguous"),
+        }
+        [out.into(), m.into(), v.into()]
+    }
+}
+
+/// `out = lhs rhs` through the `gemm` crate (AVX-512 kernels where the CPU has them), on the
+/// calling thread: attention's (batch, head) pairs are the parallel dimension.
+fn gemm_into<E: FloatNdArrayElement>(
+    lhs: &ndarray::ArrayView2<E>,
+    rhs: &ndarray::ArrayView2<E>,
+    out: &mut ndarray::ArrayViewMut2<E>,
+) {
+    let (m, k) = lhs.dim();
+    let n = rhs.dim().1;
+    assert!(rhs.dim().0 == k && out.dim() == (m, n), "gemm_into: incompatible shapes");
+    let (ls, rs, os) = (lhs.strides(), rhs.strides(), out.strides());
+    let (os0, os1) = (os[0], os[1]);
+    // Safety: the three views are valid for their shapes and strides, `out` does not alias the
+    // inputs, and `read_dst = false` means `out`'s prior contents are never read (gemm computes
+    // `out = beta * lhs * rhs`; its `alpha` scales the destination, ignored here).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            os1,
+            os0,
+            false,
+            lhs.as_ptr(),
+            ls[1],
+            ls[0],
+            rhs.as_ptr(),
+            rs[1],
+            rs[0],
+            E::zero(),
+            E::one(),
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! The default implementations of [`FusedOps`](crate::FusedOps), built from Burn's own ops.
+//!
+//! Forward passes are Burn's (`softmax`, `gelu`, `layer_norm`, the attention fallback's
+//! arithmetic); backward passes are the closed forms below, each a handful of tensor ops that any
+//! backend runs (and that Burn's fusion can merge on the GPU backends). The ndarray kernels compute
+//! the same formulas in one pass; the tests compare both against float64 host values.
+
+use burn::optim::{AdamW, AdamWConfig, AdamWState, AdaptiveMomentumState, SimpleOptimizer};
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{Bool, Tensor, TensorMetadata};
+
+use crate::{primitive, tensor, AdamWStep};
+
+/// `y * (g - sum(g * y))` along `dim`, from the softmax output `y`.
+pub fn softmax_backward<B: Backend>(y: FloatTensor<B>, grad: FloatTensor<B>, dim: usize) -> FloatTensor<B> {
+    let dot = B::float_sum_dim(B::float_mul(grad.clone(), y.clone()), dim);
+    B::float_mul(y, B::float_sub(grad, dot))
+}
+
+/// `g - exp(y) * sum(g)` along `dim`, from the log-softmax output `y`.
+pub fn log_softmax_backward<B: Backend>(y: FloatTensor<B>, grad: FloatTensor<B>, dim: usize) -> FloatTensor<B> {
+    let total = B::float_sum_dim(grad.clone(), dim);
+    B::float_sub(grad, B::float_mul(B::float_exp(y), total))
+}
+
+/// `grad * (Phi(x) + x phi(x))` with `Phi(x) = (1 + erf(x / sqrt 2)) / 2` and
+/// `phi(x) = exp(-x^2 / 2) / sqrt(2 pi)`: the derivative of the erf GELU.
+pub fn gelu_backward<B: Backend>(x: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
+    let erf = B::float_erf(B::float_div_scalar(x.clone(), core::f64::consts::SQRT_2.into()));
+    let cdf = B::float_div_scalar(B::float_add_scalar(erf, 1f32.into()), 2f32.into());
+    let x2 = B::float_mul(x.clone(), x.clone());
+    let pdf = B::float_exp(B::float_mul_scalar(x2, (-0.5f32).into()));
+    let pdf = B::float_mul_scalar(pdf, (1.0 / (2.0 * core::f64::consts::PI).sqrt()).into());
+    B::float_mul(B::float_add(cdf, B::float_mul(x, pdf)), grad)
+}
+
+/// The gradients of layer norm over the last dimension:
+///
+/// ```text
+/// xhat = (x - mean) * rstd          gg = grad * gamma
+/// dx = rstd * (gg - mean(gg) - xhat * mean(gg * xhat))
+/// dgamma = sum over rows of grad * xhat          dbeta = sum over rows of grad
+/// ```
+pub fn layer_norm_backward<B: Backend>(
+    x: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    has_beta: bool,
+    epsilon: f64,
+    grad: FloatTensor<B>,
+) -> (FloatTensor<B>, FloatTensor<B>, Option<FloatTensor<B>>) {
+    let shape = x.shape();
+    let d = shape.as_slice().last().copied().unwrap_or(1);
+    let rows = |t: FloatTensor<B>| -> Tensor<B, 2> { tensor(B::float_reshape(t, [shape.num_elements() / d.max(1), d].into())) };
+    let (x, grad) = (rows(x), rows(grad));
+    let gamma: Tensor<B, 1> = tensor(gamma);
+    let mean = x.clone().mean_dim(1);
+    let centered = x - mean;
+    let var = centered.clone().square().mean_dim(1);
+    let rstd = var.add_scalar(epsilon).sqrt().recip();
+    let xhat = centered * rstd.clone();
+    let gg = grad.clone() * gamma.unsqueeze::<2>();
+    let dx = (gg.clone() - gg.clone().mean_dim(1) - xhat.clone() * (gg * xhat.clone()).mean_dim(1)) * rstd;
+    let dgamma = (grad.clone() * xhat).sum_dim(0).reshape([d]);
+    let dbeta = has_beta.then(|| primitive(grad.sum_dim(0).reshape([d])));
+    (B::float_reshape(primitive(dx), shape), primitive(dgamma), dbeta)
+}
+
+/// Burn's attention with `is_causal` and no mask, bias or softcap (on GPU backends, their kernel).
+pub fn causal_attention<B: Backend>(q: FloatTensor<B>, k: FloatTensor<B>, v: FloatTensor<B>) -> FloatTensor<B> {
+    let options = burn::tensor::ops::AttentionModuleOptions { scale: None, softcap: None, is_causal: true };
+    B::attention(q, k, v, None, None, options)
+}
+
+/// `softmax(q k^T * scale + mask) v` and the probabilities, in the order of Burn's attention
+/// fallback (scale on the scores, future keys filled with `-inf`, its NaN-safe softmax).
+pub fn causal_attention_with_probs<B: Backend>(
+    q: FloatTensor<B>,
+    k: FloatTensor<B>,
+    v: FloatTensor<B>,
+) -> (FloatTensor<B>, FloatTensor<B>) {
+    let (q, k, v): (Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>) = (tensor(q), tensor(k), tensor(v));
+    let [batch, heads, seq_q, head_dim] = q.dims();
+    let seq_k = k.dims()[2];
+    let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (head_dim as f64).sqrt());
+    let future = Tensor::<B, 2, Bool>::tril_mask([seq_q, seq_k], seq_k as i64 - seq_q as i64, &scores.device());
+    let future = future.unsqueeze::<4>().expand([batch, heads, seq_q, seq_k]);
+    let scores = scores.mask_fill(future, f32::NEG_INFINITY);
+    // The fallback's NaN-safe softmax: a query that sees no key gets zero probabilities.
+    let max = scores.clone().max_dim(3).clamp_min(f32::MIN);
+    let exp = (scores - max).exp();
+    let probs = exp.clone() / exp.sum_dim(3).clamp_min(f32::MIN_POSITIVE);
+    let out = probs.clone().matmul(v);
+    (primitive(out), primitive(probs))
+}
+
+/// The gradients of causal attention from its probabilities `p` and the output's gradient:
+///
+/// ```text
+/// dv = p^T do        dp = do v^T        ds = scale * p * (dp - rowsum(p * dp))
+/// dq = ds k          dk = ds^T q
+/// ```
+pub fn causal_attention_backward<B: Backend>(
+    q: FloatTensor<B>,
+    k: FloatTensor<B>,
+    v: FloatTensor<B>,
+    probs: FloatTensor<B>,
+    grad: FloatTensor<B>,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let (q, k, v, p, d_o): (Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>) =
+        (tensor(q), tensor(k), tensor(v), tensor(probs), tensor(grad));
+    let scale = 1.0 / (q.dims()[3] as f64).sqrt();
+    let dv = p.clone().swap_dims(2, 3).matmul(d_o.clone());
+    let dp = d_o.matmul(v.swap_dims(2, 3));
+    let dot = (p.clone() * dp.clone()).sum_dim(3);
+    let ds = (p * (dp - dot)).mul_scalar(scale);
+    let dq = ds.clone().matmul(k);
+    let dk = ds.swap_dims(2, 3).matmul(q);
+    (primitive(dq), primitive(dk), primitive(dv))
+}
+
+/// Burn's own `AdamW::step` on the flattened parameter, configured from `step`.
+pub fn adamw_update<B: Backend>(
+    w: FloatTensor<B>,
+    g: FloatTensor<B>,
+    m: Option<FloatTensor<B>>,
+    v: Option<FloatTensor<B>>,
+    step: &AdamWStep,
+) -> [FloatTensor<B>; 3] {
+    let shape = w.shape();
+    let flat = |t: FloatTensor<B>| -> Tensor<B, 1> { tensor(B::float_reshape(t, [shape.num_elements()].into())) };
+    let back = |t: Tensor<B, 1>| B::float_reshape(primitive(t), shape.clone());
+    let adamw: AdamW = AdamWConfig::new()
+        .with_beta_1(step.beta1)
+        .with_beta_2(step.beta2)
+        .with_epsilon(step.eps)
+        .with_weight_decay(step.weight_decay)
+        .with_cautious_weight_decay(false)
+        .with_amsgrad(false)
+        .with_grad_clipping(None)
+        .build();
+    let state = match (m, v) {
+        (Some(m), Some(v)) => {
+            Some(AdamWState { momentum: AdaptiveMomentumState::new(step.time - 1, flat(m), flat(v)) })
+        }
+        _ => None,
+    };
+    let (w, state) = SimpleOptimizer::<B>::step(&adamw, step.lr_f64, flat(w), flat(g), state);
+    match state {
+        Some(AdamWState { momentum }) => [back(w), back(momentum.moment_1), back(momentum.moment_2)],
+        None => unreachable!("AdamW always returns its state"),
+    }
+}

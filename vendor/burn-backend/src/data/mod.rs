@@ -1,5 +1,0 @@
-mod compare;
-mod tensor;
-
-pub use compare::*;
-pub use tensor::*;
