@@ -1,30 +1,59 @@
 #!/usr/bin/env bash
-# Runs this project's `bench` and the PyTorch reference (../shared/bench/torch_gpt.py) on the
-# same model shapes, one after the other, with the same number of threads, and prints the ratios.
+# Runs this project's `bench` and the PyTorch reference (bench/torch_gpt.py) on the same model
+# shapes, one after the other, with the same number of threads, and prints the ratios.
 #
 #   bench/compare.sh [PYTHON]        # PYTHON: an interpreter with torch (default: python3)
 #   THREADS=2 STEPS=30 ROUNDS=3 bench/compare.sh /path/to/venv/bin/python
 #
+# BIN: the burngpt binary to measure (default target/release/burngpt, built first with
+# `cargo build --release`; a BIN you give is not built). BIN2: a second binary, for a before/after
+# comparison in one invocation: each round then runs BIN, BIN2, PyTorch, and the table gets a column
+# for BIN2 and its ratio to PyTorch. BIN2 is never built. For example:
+#
+#   cp target/release/burngpt /tmp/burngpt-before     # ... change the code, cargo build --release ...
+#   BIN=/tmp/burngpt-before BIN2=target/release/burngpt bench/compare.sh /path/to/venv/bin/python
+#
 # Each shape's training benchmarks run ROUNDS times, alternating (ours, PyTorch, ours, ...), and
 # each number in the table is the median over the rounds: a shared machine's speed can change by a
-# third within seconds, and alternating gives both sides the same chances.
+# third within seconds, and alternating gives both sides the same chances. PyTorch's generation runs
+# once per shape, after the rounds; ours is measured in every round (`bench` does both).
 #
 # Shapes: the spec's model (configs/small.toml: vocab 2000, d_model 128, 4 layers, 4 heads, block 128,
 # batch 16, no biases) and nanoGPT's laptop char model (configs/shakespeare_char.toml: vocab 65,
 # block 64, batch 12). Peak memory is each training process's maximum resident set size.
+# Every run's output is kept in $OUT (default artifacts/bench). TORCH_GPT overrides the PyTorch script.
 set -euo pipefail
+
+# Paths given relative to the caller's directory still work after the cd below.
+absolute() {
+  case "$1" in
+    /*) printf '%s\n' "$1" ;;
+    */*) printf '%s/%s\n' "$PWD" "$1" ;;
+    *) printf '%s\n' "$1" ;;  # a bare command name, looked up in PATH
+  esac
+}
+PY="$(absolute "${1:-python3}")"
+BIN="${BIN:-}"
+BIN2="${BIN2:-}"
+[ -z "$BIN" ] || BIN="$(absolute "$BIN")"
+[ -z "$BIN2" ] || BIN2="$(absolute "$BIN2")"
 cd "$(dirname "$0")/.."
-PY="${1:-python3}"
+
 THREADS="${THREADS:-2}"
 STEPS="${STEPS:-30}"
 ROUNDS="${ROUNDS:-3}"
-TORCH="${TORCH_GPT:-../shared/bench/torch_gpt.py}"
+TORCH="${TORCH_GPT:-bench/torch_gpt.py}"
 OUT="${OUT:-artifacts/bench}"
 mkdir -p "$OUT"
 export RAYON_NUM_THREADS="$THREADS" OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS"
 
-cargo build --release --quiet
-BIN=target/release/burngpt
+if [ -z "$BIN" ]; then
+  cargo build --release --quiet
+  BIN=target/release/burngpt
+fi
+for bin in "$BIN" ${BIN2:+"$BIN2"}; do
+  command -v "$bin" > /dev/null || { echo "not an executable: $bin" >&2; exit 1; }
+done
 
 # name | our config | torch shape flags
 SHAPES=(
@@ -32,49 +61,97 @@ SHAPES=(
   "char|configs/shakespeare_char.toml|--vocab 65 --d-model 128 --layers 4 --heads 4 --ctx 64 --batch 12 --bias off"
 )
 
-# Runs a command, keeps its stdout in $OUT/<name>.log, prints "<last JSON line>\t<max RSS KiB>".
+# Runs a command with its stdout in $OUT/<tag>.log, stderr in $OUT/<tag>.err, max RSS in $OUT/<tag>.rss.
 measure() {
-  local name="$1"; shift
-  /usr/bin/time -f "%M" -o "$OUT/$name.rss" "$@" > "$OUT/$name.log" 2> "$OUT/$name.err" || {
-    echo "failed: $* (see $OUT/$name.err)" >&2; exit 1; }
-  printf '%s\t%s\n' "$(grep '^{' "$OUT/$name.log" | tail -1)" "$(tail -1 "$OUT/$name.rss")"
+  local tag="$1"; shift
+  /usr/bin/time -f "%M" -o "$OUT/$tag.rss" "$@" > "$OUT/$tag.log" 2> "$OUT/$tag.err" || {
+    echo "failed: $* (see $OUT/$tag.err)" >&2; exit 1; }
 }
 
+# ours <tag> <binary> <config>
+ours() {
+  measure "$1" "$2" bench --config "$3" --steps "$STEPS" --warmup-steps 5 --new-tokens 256
+}
+
+echo "BIN = $BIN${BIN2:+, BIN2 = $BIN2}"
 for shape in "${SHAPES[@]}"; do
   IFS='|' read -r name config flags <<< "$shape"
   echo "== $name: $config vs torch_gpt.py $flags ($THREADS threads)"
-  ours=() torch_train=()
   for round in $(seq "$ROUNDS"); do
-    ours+=("$(measure "ours_${name}_$round" "$BIN" bench --config "$config" --steps "$STEPS" --warmup-steps 5 --new-tokens 256)")
+    ours "ours_${name}_$round" "$BIN" "$config"
+    if [ -n "$BIN2" ]; then
+      ours "ours2_${name}_$round" "$BIN2" "$config"
+    fi
     # shellcheck disable=SC2086
-    torch_train+=("$(measure "torch_train_${name}_$round" "$PY" "$TORCH" $flags --steps "$STEPS" --warmup-steps 5 --threads "$THREADS" --attn sdpa)")
+    measure "torch_train_${name}_$round" "$PY" "$TORCH" $flags --steps "$STEPS" --warmup-steps 5 \
+      --threads "$THREADS" --attn sdpa
   done
   # shellcheck disable=SC2086
-  torch_gen=$(measure "torch_gen_$name" "$PY" "$TORCH" $flags --mode generate --threads "$THREADS" --attn sdpa)
-  python3 - "$ROUNDS" "${ours[@]}" "${torch_train[@]}" "$torch_gen" <<'PYEOF'
+  measure "torch_gen_$name" "$PY" "$TORCH" $flags --mode generate --threads "$THREADS" --attn sdpa
+
+  python3 - "$OUT" "$name" "$ROUNDS" "${BIN2:+2}" <<'PYEOF'
 import json, statistics, sys
-def split(s):
-    j, rss = s.rsplit("\t", 1)
-    return json.loads(j), int(rss) / 1024
-n = int(sys.argv[1])
-ours = [split(s) for s in sys.argv[2:2 + n]]
-tt = [split(s) for s in sys.argv[2 + n:2 + 2 * n]]
-tg, _ = split(sys.argv[2 + 2 * n])
-med = lambda xs: statistics.median(xs)
-rows = [
-    ("train tokens/s", med(o["train"]["tokens_per_s"] for o, _ in ours), med(t["tokens_per_s_median"] for t, _ in tt)),
-    ("train ms/step (median)", med(o["train"]["step_ms_median"] for o, _ in ours), med(t["step_ms_median"] for t, _ in tt)),
-    ("generate tokens/s, KV cache", med(o["generate"]["cache_tokens_per_s"] for o, _ in ours), tg["cache_tokens_per_s"]),
-    ("generate tokens/s, no cache", med(o["generate"]["nocache_tokens_per_s"] for o, _ in ours), tg["nocache_tokens_per_s"]),
-    ("peak RSS of training, MiB", max(r for _, r in ours), max(r for _, r in tt)),
+
+out, name, rounds, two = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "2"
+
+def load(tag):
+    """The last JSON line a run printed, and its peak RSS in MiB."""
+    with open(f"{out}/{tag}.log") as f:
+        result = json.loads([line for line in f if line.startswith("{")][-1])
+    with open(f"{out}/{tag}.rss") as f:
+        rss = int(f.read().split()[-1]) / 1024
+    return result, rss
+
+def runs(side):
+    return [load(f"{side}_{name}_{r}") for r in range(1, rounds + 1)]
+
+med = statistics.median
+def ours_column(rs):
+    return [
+        med(o["train"]["tokens_per_s"] for o, _ in rs),
+        med(o["train"]["step_ms_median"] for o, _ in rs),
+        med(o["generate"]["cache_tokens_per_s"] for o, _ in rs),
+        med(o["generate"]["nocache_tokens_per_s"] for o, _ in rs),
+        max(r for _, r in rs),
+    ]
+
+sides = {"BIN": runs("ours"), "BIN2": runs("ours2")} if two else {"burngpt": runs("ours")}
+torch_train = runs("torch_train")
+torch_gen, _ = load(f"torch_gen_{name}")
+torch_column = [
+    med(t["tokens_per_s_median"] for t, _ in torch_train),
+    med(t["step_ms_median"] for t, _ in torch_train),
+    torch_gen["cache_tokens_per_s"],
+    torch_gen["nocache_tokens_per_s"],
+    max(r for _, r in torch_train),
 ]
-print("rounds, train ms/step: burngpt " + ", ".join(f"{o['train']['step_ms_median']:.1f}" for o, _ in ours)
-      + " | PyTorch " + ", ".join(f"{t['step_ms_median']:.1f}" for t, _ in tt))
-ours, tt = ours[0][0], tt[0][0]
-print(f"{'':32} {'burngpt':>12} {'PyTorch':>12} {'ratio':>8}")
-for label, a, b in rows:
-    print(f"{label:32} {a:12.1f} {b:12.1f} {a / b:8.2f}x")
-print(f"(burngpt: {ours['backend']}, {ours['threads']} threads, {ours['train']['gflops']:.1f} GFLOP/s; "
-      f"PyTorch {tt.get('torch')} {tt.get('threads')} threads, attn {tt.get('attn')})")
+labels = [
+    "train tokens/s",
+    "train ms/step (median)",
+    "generate tokens/s, KV cache",
+    "generate tokens/s, no cache",
+    "peak RSS of training, MiB",
+]
+columns = {side: ours_column(rs) for side, rs in sides.items()}
+
+def ms_list(rs, key):
+    return ", ".join(f"{key(r):.1f}" for r, _ in rs)
+print("rounds, train ms/step: " + " | ".join(
+    [f"{side} {ms_list(rs, lambda o: o['train']['step_ms_median'])}" for side, rs in sides.items()]
+    + [f"PyTorch {ms_list(torch_train, lambda t: t['step_ms_median'])}"]))
+
+ratio_heads = [f"{side}/PT" for side in sides] if two else ["ratio"]
+print(f"{'':32}" + "".join(f" {side:>12}" for side in sides) + f" {'PyTorch':>12}"
+      + "".join(f" {h:>8}" for h in ratio_heads))
+for i, label in enumerate(labels):
+    ours_values = [columns[side][i] for side in sides]
+    print(f"{label:32}" + "".join(f" {v:12.1f}" for v in ours_values) + f" {torch_column[i]:12.1f}"
+          + "".join(f" {v / torch_column[i]:7.2f}x" for v in ours_values))
+for side, rs in sides.items():
+    o = rs[0][0]
+    print(f"({side}: train {o['backend']}, {o['threads']} threads, {o['train']['gflops']:.1f} GFLOP/s; "
+          f"generate {o['generate'].get('backend', '?')})")
+t = torch_train[0][0]
+print(f"(PyTorch {t.get('torch')}, {t.get('threads')} threads, attn {t.get('attn')})")
 PYEOF
 done

@@ -184,9 +184,12 @@ pub struct TrainArgs {
     /// Override one config key, e.g. `--set training.max_steps=100` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Shorthand for `--set training.max_steps=N`.
-    #[arg(long, value_name = "N")]
+    /// Shorthand for `--set training.max_steps=N` (replaces the config's `training.epochs`).
+    #[arg(long, value_name = "N", conflicts_with = "epochs")]
     pub max_steps: Option<usize>,
+    /// Shorthand for `--set training.epochs=N` (replaces the config's `training.max_steps`).
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<usize>,
     /// Shorthand for `--set training.seed=N`.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
@@ -206,6 +209,9 @@ impl TrainArgs {
         let mut all = self.set.clone();
         if let Some(n) = self.max_steps {
             all.push(format!("training.max_steps={n}"));
+        }
+        if let Some(n) = self.epochs {
+            all.push(format!("training.epochs={n}"));
         }
         if let Some(n) = self.seed {
             all.push(format!("training.seed={n}"));

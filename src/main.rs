@@ -41,7 +41,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Train(args)) => train(&args, device),
         Some(Command::Prepare(args)) => prepare(&args).map(|()| ExitCode::SUCCESS),
         Some(Command::Plot(args)) => {
-            burngpt::report::plot_run(&args.run)?;
+            burngpt::report::plot_run(&args.run, None)?;
             println!("Wrote {} and {}", args.run.join("loss.png").display(), args.run.join("loss.svg").display());
             Ok(ExitCode::SUCCESS)
         }

@@ -204,7 +204,7 @@ fn adamw_one_step(decay_all: bool) -> (f64, f64) {
 
 #[test]
 fn adamw_one_parameter_step_matches_reference() {
-    // numeric-reference.md: w = 0.5, g = 0.2, lr 3e-4, betas 0.9/0.999, eps 1e-8, wd 0.01.
+    // docs/numeric-reference.md: w = 0.5, g = 0.2, lr 3e-4, betas 0.9/0.999, eps 1e-8, wd 0.01.
     // Burn decays the pre-update weight (PyTorch order): 0.499698500015. The other order
     // (decay after the update) would give 0.499698500915, 9e-10 away: f64 tells them apart.
     let (matrix, vector) = adamw_one_step(false);

@@ -1,5 +1,5 @@
-//! The worked examples of training.md, asserted against the exact values of
-//! ../shared/spec/numeric-reference.md (float32 tolerance, about 1e-5 relative).
+//! The worked examples of the training step (cross-entropy, learning rate, clipping), asserted
+//! against the exact values of docs/numeric-reference.md (float32 tolerance, about 1e-5 relative).
 
 mod common;
 

@@ -18,8 +18,10 @@ pub const LOSS_SVG: &str = "loss.svg";
 /// plots render the same everywhere without system fonts.
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
-/// Reads `<run_dir>/metrics.csv` and writes `loss.png` and `loss.svg` beside it.
-pub fn plot_run(run_dir: &Path) -> Result<()> {
+/// Reads `<run_dir>/metrics.csv` and writes `loss.png` and `loss.svg` beside it. The lr panel
+/// draws `lr_at(step)` at every step up to the last logged one when the schedule is given (the
+/// logged rows alone miss most of a short warmup), else the logged values.
+pub fn plot_run(run_dir: &Path, lr_at: Option<&dyn Fn(usize) -> f64>) -> Result<()> {
     let rows = read_metrics(&run_dir.join(METRICS_FILE))?;
     static REGISTER: Once = Once::new();
     REGISTER.call_once(|| {
@@ -30,11 +32,11 @@ pub fn plot_run(run_dir: &Path) -> Result<()> {
     let svg = run_dir.join(LOSS_SVG);
     {
         let root = BitMapBackend::new(&png, (1000, 750)).into_drawing_area();
-        draw(&root, &rows).with_context(|| format!("cannot draw {}", png.display()))?;
+        draw(&root, &rows, lr_at).with_context(|| format!("cannot draw {}", png.display()))?;
         root.present().map_err(|e| anyhow!("cannot write {}: {e}", png.display()))?;
     }
     let root = SVGBackend::new(&svg, (1000, 750)).into_drawing_area();
-    draw(&root, &rows).with_context(|| format!("cannot draw {}", svg.display()))?;
+    draw(&root, &rows, lr_at).with_context(|| format!("cannot draw {}", svg.display()))?;
     root.present().map_err(|e| anyhow!("cannot write {}: {e}", svg.display()))?;
     Ok(())
 }
@@ -63,7 +65,19 @@ fn bounds(all: &[&Series]) -> (f64, f64, f64, f64) {
     (x0, x1.max(x0 + 1.0), (y0 - pad).max(0.0), y1 + pad)
 }
 
-fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, rows: &[MetricsRow]) -> Result<()>
+/// The lr panel's points: `lr_at` at steps `0..=last logged step`, or the logged values.
+fn lr_series(rows: &[MetricsRow], lr_at: Option<&dyn Fn(usize) -> f64>) -> Series {
+    match (lr_at, rows.iter().map(|r| r.step).max()) {
+        (Some(lr_at), Some(last)) => (0..=last).map(|s| (s as f64, lr_at(s))).collect(),
+        _ => series(rows, |r| r.lr),
+    }
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    rows: &[MetricsRow],
+    lr_at: Option<&dyn Fn(usize) -> f64>,
+) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
@@ -71,7 +85,7 @@ where
     let (top, bottom) = root.split_vertically(500);
     let train = series(rows, |r| r.train_loss);
     let val = series(rows, |r| r.val_loss);
-    let lr = series(rows, |r| r.lr);
+    let lr = lr_series(rows, lr_at);
 
     let (x0, x1, y0, y1) = bounds(&[&train, &val]);
     let mut chart = ChartBuilder::on(&top)
@@ -125,4 +139,24 @@ where
         .draw_series(LineSeries::new(lr, GREEN.stroke_width(2)))
         .map_err(|e| anyhow!("{e}"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(step: usize, lr: f64) -> MetricsRow {
+        MetricsRow { step, lr: Some(lr), ..MetricsRow::default() }
+    }
+
+    #[test]
+    fn the_lr_panel_has_every_step_of_the_schedule_when_given() {
+        // logged every 20 steps: a 10-step warmup would show only its end
+        let rows = [row(20, 1.0), row(40, 1.0)];
+        let warmup = |s: usize| (s as f64 / 10.0).min(1.0);
+        let lr = lr_series(&rows, Some(&warmup));
+        assert_eq!(lr.len(), 41);
+        assert_eq!((lr[0], lr[5], lr[40]), ((0.0, 0.0), (5.0, 0.5), (40.0, 1.0)));
+        assert_eq!(lr_series(&rows, None), vec![(20.0, 1.0), (40.0, 1.0)]);
+    }
 }

@@ -209,7 +209,8 @@ pub fn train<B: FusedAutodiffBackend>(
         group(summary.tokens_per_sec as usize),
         final_val_loss.exp()
     );
-    plot_run(run_dir)?;
+    let schedule = learner_config(config, total_steps).schedule;
+    plot_run(run_dir, Some(&|step| schedule.lr_at(step)))?;
     println!("Saved checkpoints, metrics.csv, loss.png and loss.svg in {}", run_dir.display());
     Ok(summary)
 }

@@ -59,7 +59,7 @@ fn unknown_character_is_named() {
 fn prepare_splits_90_10_by_characters_and_writes_u16() {
     let dir = tempfile::tempdir().expect("tempdir");
     let meta = prepare(&data(&corpus_path(), TokenizerKind::Char, None), dir.path(), &mut |_| {}).expect("prepares");
-    // numeric-reference.md: 1,115,394 characters -> 1,003,854 train and 111,540 val.
+    // docs/numeric-reference.md: 1,115,394 characters -> 1,003,854 train and 111,540 val.
     assert_eq!((meta.chars, meta.train_chars, meta.val_chars), (1_115_394, 1_003_854, 111_540));
     assert_eq!((meta.train_tokens, meta.val_tokens), (1_003_854, 111_540));
     assert_eq!(meta.dtype, "u16");

@@ -25,7 +25,8 @@ macro_rules! backend_tests {
     };
 }
 
-/// A smooth, sign-changing test input of `n` values.
+/// A smooth, sign-changing test input of `n` values (not every test file uses it).
+#[allow(dead_code)]
 pub fn host(n: usize, phase: f32) -> Vec<f32> {
     (0..n).map(|i| ((i as f32) * 0.731 + phase).sin() * 3.0 + 0.01).collect()
 }
