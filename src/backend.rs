@@ -28,7 +28,7 @@ pub type Training = Autodiff<Inference>;
 pub type Device = burn::tensor::Device<Inference>;
 
 /// The backend `generate` samples with: flex on CPU builds that include it (the default build),
-/// whose low per-op overhead makes batch-1 decoding ~15x faster than on ndarray; otherwise the
+/// whose low per-op overhead makes batch-1 decoding far faster than on ndarray (README, Backends); otherwise the
 /// inference backend. Training and evaluation always use [`Inference`] / [`Training`].
 #[cfg(all(feature = "flex-sampling", not(any(feature = "wgpu", feature = "cuda"))))]
 pub type Sampling = burn::backend::Flex;
@@ -187,7 +187,7 @@ fn missing_driver_message(why: &str) -> String {
 /// Called from outside the pool, every parallel op of burn-ndarray hands its work to the pool's
 /// threads and puts the caller to sleep until they finish: two context switches per op, thousands
 /// per training step. From a pool thread, the caller takes part in the work and the other threads
-/// steal from it. Measured on the spec's model (README, Performance). The pool has
+/// steal from it (docs/performance.md). The pool has
 /// `RAYON_NUM_THREADS` threads (default: one per core), with the main thread's 8 MiB stacks.
 pub fn run_in_compute_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     // Fails only if the pool already exists, which then serves as it is.

@@ -9,11 +9,11 @@ use burngpt_ops::{FusedAutodiffBackend, FusedOps};
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 
-use crate::config::Config;
+use crate::config::RunConfig;
 use crate::data::Batch;
 use crate::generate::{generate, SamplingConfig};
 use crate::model::GptConfig;
-use crate::train::{init_model, learner_config, Learner};
+use crate::train::{init_model, Learner};
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -78,18 +78,18 @@ pub struct BenchReport {
 /// Times training steps (on `B`) and generation (on `S`, the backend `generate` uses) of
 /// `config`'s model with a vocabulary of `vocab_size`; `devices` and `names` are `B`'s and `S`'s.
 pub fn run<B: FusedAutodiffBackend, S: FusedOps>(
-    config: &Config,
+    config: &RunConfig,
     vocab_size: usize,
     settings: &BenchSettings,
     (device, sampling_device): (&B::Device, &S::Device),
     (backend, sampling_backend): (&str, &str),
 ) -> Result<BenchReport> {
-    let gpt = config.gpt_config(vocab_size);
+    let gpt = config.gpt_config(vocab_size)?;
     let t = &config.training;
     let total = settings.warmup_steps + settings.steps;
     let model = init_model::<B>(&gpt, t.seed, device);
     let params = model.num_params();
-    let mut learner = Learner::new(model, &learner_config(config, total.max(config.schedule.warmup_steps + 1)));
+    let mut learner = Learner::new(model, &config.learner_config(total.max(config.schedule.warmup_steps + 1)));
 
     // Eight distinct random batches, built before timing and cycled (as the PyTorch reference).
     let mut rng = rand::rngs::StdRng::seed_from_u64(t.seed);

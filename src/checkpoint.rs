@@ -1,39 +1,21 @@
-//! The run directory and its checkpoints, every file written atomically.
-//!
-//! ```text
-//! artifacts/<run>/config.toml          the resolved config
-//! artifacts/<run>/tokenizer.json       the tokenizer
-//! artifacts/<run>/checkpoints/step-000100/{model.mpk, optim.mpk, state.json}
-//! artifacts/<run>/checkpoints/latest.json   {"last": 100, "best": 100, ...}
-//! ```
+//! A run's checkpoints (`checkpoints/step-N/` and `checkpoints/latest.json`, named by
+//! [`RunDir`]) and Burn records, every file written atomically.
 //!
 //! A checkpoint is written into `step-N.tmp/`, synced, renamed to `step-N/`, and only then
 //! named in `latest.json` (itself written to a temporary file and renamed), so a crash at
 //! any moment leaves the previous checkpoint whole and findable.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use burn::module::Module;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Record, Recorder};
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
-use crate::model::{named_params, Gpt, GptConfig};
+use crate::run_dir::{MODEL_FILE, OPTIM_FILE, STATE_FILE};
+use crate::run_dir::{write_atomic, write_synced, RunDir};
 
-/// The resolved config inside a run directory.
-pub const CONFIG_FILE: &str = "config.toml";
-/// The model's parameters inside a checkpoint.
-pub const MODEL_FILE: &str = "model.mpk";
-/// The optimizer's state inside a checkpoint.
-pub const OPTIM_FILE: &str = "optim.mpk";
-/// The training position inside a checkpoint.
-pub const STATE_FILE: &str = "state.json";
-/// The index of checkpoints.
-pub const LATEST_FILE: &str = "latest.json";
 /// Version of the checkpoint layout, checked on load.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -110,30 +92,8 @@ pub fn load_record<B: Backend, R: Record<B>>(path: &Path, device: &B::Device) ->
         .with_context(|| format!("{}: not a valid record (truncated, corrupted, or from another model)", path.display()))
 }
 
-/// The checkpoints folder of a run.
-pub fn checkpoints_dir(run_dir: &Path) -> PathBuf {
-    run_dir.join("checkpoints")
-}
-
 fn step_dir(run_dir: &Path, step: usize) -> PathBuf {
-    checkpoints_dir(run_dir).join(format!("step-{step:06}"))
-}
-
-/// Writes the resolved config of a run.
-pub fn save_config(run_dir: &Path, config: &Config) -> Result<()> {
-    fs::create_dir_all(run_dir).with_context(|| format!("cannot create run directory {}", run_dir.display()))?;
-    let toml = toml::to_string_pretty(config).context("cannot serialize the config")?;
-    write_atomic(&run_dir.join(CONFIG_FILE), toml.as_bytes())
-}
-
-/// Reads the resolved config of a run.
-pub fn load_config(run_dir: &Path) -> Result<Config> {
-    if !run_dir.is_dir() {
-        bail!("run directory {} does not exist", run_dir.display());
-    }
-    let path = run_dir.join(CONFIG_FILE);
-    let text = fs::read_to_string(&path).with_context(|| format!("cannot read {} (is this a run directory?)", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("{}: not a valid run config", path.display()))
+    RunDir::new(run_dir).checkpoint(step)
 }
 
 /// Saves a checkpoint (model bytes, optimizer bytes, state), then prunes old ones, keeping
@@ -168,7 +128,7 @@ pub fn save_checkpoint(run_dir: &Path, model: &[u8], optim: &[u8], state: &Train
     let (old, _) = latest.steps.split_at(keep_from);
     let removed: Vec<usize> = old.iter().copied().filter(|&s| s != latest.best).collect();
     latest.steps.retain(|s| !removed.contains(s));
-    write_atomic(&checkpoints_dir(run_dir).join(LATEST_FILE), serde_json::to_string_pretty(&latest)?.as_bytes())?;
+    write_atomic(&RunDir::new(run_dir).latest(), serde_json::to_string_pretty(&latest)?.as_bytes())?;
     for step in removed {
         let _ = fs::remove_dir_all(step_dir(run_dir, step));
     }
@@ -177,7 +137,7 @@ pub fn save_checkpoint(run_dir: &Path, model: &[u8], optim: &[u8], state: &Train
 
 /// Reads the checkpoint index.
 pub fn read_latest(run_dir: &Path) -> Result<Latest> {
-    let path = checkpoints_dir(run_dir).join(LATEST_FILE);
+    let path = RunDir::new(run_dir).latest();
     let text = fs::read_to_string(&path).with_context(|| format!("no checkpoint in {} ({} missing)", run_dir.display(), path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{}: corrupted checkpoint index", path.display()))
 }
@@ -205,43 +165,3 @@ pub fn load_state(dir: &Path) -> Result<TrainState> {
     Ok(state)
 }
 
-/// Builds the model of `config` and loads `dir/model.mpk` into it, checking every tensor's
-/// shape (Burn's loader does not).
-pub fn load_model<B: Backend>(config: &GptConfig, dir: &Path, device: &B::Device) -> Result<Gpt<B>> {
-    let fresh = config.init::<B>(device);
-    let expected = named_params::<B, _>(&fresh);
-    let path = dir.join(MODEL_FILE);
-    let model = fresh.load_record(load_record::<B, _>(&path, device)?);
-    for (want, got) in expected.iter().zip(named_params::<B, _>(&model)) {
-        if want.shape != got.shape {
-            bail!(
-                "{}: tensor {} has shape {:?} but the run's config needs {:?} (a record from another architecture?)",
-                path.display(),
-                want.name,
-                got.shape,
-                want.shape
-            );
-        }
-    }
-    Ok(model)
-}
-
-/// Writes `bytes` to a temporary file beside `path`, syncs it, then renames it over `path`,
-/// so a crash leaves either the old file or the new one, never a torn one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.tmp"));
-    write_synced(&tmp, bytes)?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file = fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    file.sync_all().with_context(|| format!("cannot sync {}", path.display()))
-}
-
-/// Serializes a model's record.
-pub fn model_bytes<B: Backend>(model: Gpt<B>) -> Result<Vec<u8>> {
-    record_bytes::<B, _>(model.into_record())
-}

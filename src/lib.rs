@@ -1,6 +1,6 @@
 //! burngpt: pretrain GPT language models on Burn.
 //!
-//! A TOML [`config::Config`] describes the model, the data, the optimizer, the schedule and
+//! A TOML [`config::RunConfig`] describes the model, the data, the optimizer, the schedule and
 //! the loop; [`train::train`] runs it on any `B: AutodiffBackend`. The binary picks the
 //! backend through cargo features (see [`backend`]).
 
@@ -13,7 +13,10 @@ pub mod data;
 pub mod generate;
 pub mod hf;
 pub mod model;
-pub mod overrides;
 pub mod report;
+pub mod run_dir;
 pub mod seed;
 pub mod train;
+
+#[cfg(test)]
+mod test_util;

@@ -12,14 +12,14 @@ use burn::prelude::ElementConversion;
 use burn::tensor::{DType, Int, Tensor, TensorData};
 use burn::tensor::activation;
 use burngpt::model::{gelu, named_params, GeluKind, Gpt, GptConfig, PositionKind};
-use burngpt::train::{cross_entropy, init_model, AdamWSettings, GroupedAdamW};
+use burngpt::train::{cross_entropy, init_model, GroupedAdamW, OptimizerConfig};
 
 type Inner = NdArray<f64>;
 type AB = Autodiff<Inner>;
 
 fn tiny(tie: bool, bias: bool, positions: PositionKind, gelu: GeluKind) -> GptConfig {
     GptConfig {
-        vocab_size: 7,
+        vocab_size: Some(7),
         block_size: 6,
         d_model: 8,
         n_layers: 2,
@@ -31,7 +31,8 @@ fn tiny(tie: bool, bias: bool, positions: PositionKind, gelu: GeluKind) -> GptCo
         positions,
         gelu,
         layer_norm_eps: 1e-5,
-        layer_norm_bias: bias, // `bias = false` models here have no LayerNorm bias either (nanoGPT's)
+        layer_norm_bias: bias,
+        init_from: None, // `bias = false` models here have no LayerNorm bias either (nanoGPT's)
     }
 }
 
@@ -195,7 +196,7 @@ fn adamw_one_step(decay_all: bool) -> (f64, f64) {
     // loss = 0.2 * (matrix + vector), so g = 0.2 for both.
     let loss = (module.matrix.val().sum() + module.vector.val().sum()).mul_scalar(0.2);
     let grads = GradientsParams::from_grads(loss.backward(), &module);
-    let settings = AdamWSettings { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01, decay_all };
+    let settings = OptimizerConfig { lr: 3e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01, decay_all, grad_clip: 0.0 };
     let mut optim = GroupedAdamW::new(&settings).into_adaptor::<AB, Pair<AB>>();
     let module = optim.step(3e-4, module, grads);
     let first = |t: Tensor<AB, 2>| t.into_data().iter::<f64>().next().expect("one value");

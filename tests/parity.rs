@@ -24,17 +24,18 @@ use burn::module::AutodiffModule;
 use burn::prelude::ElementConversion;
 use burn::tensor::backend::Backend;
 use burngpt::backend;
-use burngpt::checkpoint::{load_model, model_bytes, write_atomic};
+use burngpt::model::{load_model, model_bytes};
+use burngpt::run_dir::write_atomic;
 use burngpt::data::Batch;
 use burngpt::model::{GeluKind, Gpt, GptConfig, PositionKind};
-use burngpt::train::{init_model, AdamWSettings, Learner, LearnerConfig, WarmupCosine};
+use burngpt::train::{init_model, Learner, LearnerConfig, OptimizerConfig, WarmupCosine};
 use common::assert_close;
 
 type Reference = Autodiff<NdArray<f32>>;
 
 fn config() -> GptConfig {
     GptConfig {
-        vocab_size: 61,
+        vocab_size: Some(61),
         block_size: 32,
         d_model: 64,
         n_layers: 2,
@@ -47,14 +48,23 @@ fn config() -> GptConfig {
         gelu: GeluKind::Exact,
         layer_norm_eps: 1e-5,
         layer_norm_bias: true,
+        init_from: None,
     }
 }
 
 fn learner_config() -> LearnerConfig {
     LearnerConfig {
-        adamw: AdamWSettings { beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1, decay_all: false },
+        // the schedule below sets the rates; `lr` is the config's peak, kept equal to it
+        optimizer: OptimizerConfig {
+            lr: 3e-3,
+            beta1: 0.9,
+            beta2: 0.99,
+            eps: 1e-8,
+            weight_decay: 0.1,
+            decay_all: false,
+            grad_clip: 1.0,
+        },
         schedule: WarmupCosine { lr_max: 3e-3, min_lr: 3e-4, warmup_steps: 2, total_steps: 5 },
-        grad_clip: 1.0,
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod batch;
 mod char_tokenizer;
+mod config;
 mod prepare;
 mod sampler;
 mod source;
@@ -10,8 +11,9 @@ mod tokens;
 
 pub use batch::Batch;
 pub use char_tokenizer::CharTokenizer;
-pub use prepare::{ensure_prepared, open_prepared, prepare, DataMeta, PreparedData, META_FILE, TOKENIZER_FILE, TRAIN_FILE, VAL_FILE};
+pub use config::{DataConfig, TokenizerKind};
+pub use prepare::{ensure_prepared, open_prepared, prepare, DataMeta, PreparedData};
 pub use sampler::{Sampler, StepPlan};
 pub use source::TextSource;
-pub use tokenizer::{check_vocab, Tokenizer};
+pub use tokenizer::{check_vocab, load_tokenizer, Tokenizer};
 pub use tokens::{TokenDtype, TokenFile, TokenWriter, HEADER_LEN};

@@ -9,17 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::source::TextSource;
 use super::tokenizer::{check_vocab, Tokenizer};
 use super::tokens::{TokenFile, TokenWriter};
-use crate::checkpoint::write_atomic;
-use crate::config::{DataSection, TokenizerKind};
+use crate::run_dir::{write_atomic, META_FILE, TOKENIZER_FILE, TRAIN_FILE, VAL_FILE};
+use super::config::{DataConfig, TokenizerKind};
 
-/// Files of a prepared data directory.
-pub const META_FILE: &str = "data.json";
-/// Training tokens.
-pub const TRAIN_FILE: &str = "train.bin";
-/// Validation tokens.
-pub const VAL_FILE: &str = "val.bin";
-/// The tokenizer that made them.
-pub const TOKENIZER_FILE: &str = "tokenizer.json";
 
 /// What `data.json` records about a prepared corpus.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,7 +58,7 @@ pub struct PreparedData {
 }
 
 impl DataMeta {
-    fn matches(&self, data: &DataSection, source_bytes: u64) -> bool {
+    fn matches(&self, data: &DataConfig, source_bytes: u64) -> bool {
         self.source == data.path
             && self.source_bytes == source_bytes
             && self.tokenizer == data.tokenizer
@@ -76,13 +68,13 @@ impl DataMeta {
     }
 }
 
-fn bpe_target(data: &DataSection) -> Option<usize> {
+fn bpe_target(data: &DataConfig) -> Option<usize> {
     (data.tokenizer == TokenizerKind::Bpe).then_some(data.vocab_size.unwrap_or(0))
 }
 
 /// The prepared data for `data`: `data.path` itself when it is a prepared directory,
 /// else `dir`, prepared now unless it already holds this corpus with these settings.
-pub fn ensure_prepared(data: &DataSection, dir: &Path, log: &mut dyn FnMut(&str)) -> Result<PreparedData> {
+pub fn ensure_prepared(data: &DataConfig, dir: &Path, log: &mut dyn FnMut(&str)) -> Result<PreparedData> {
     if data.path.join(META_FILE).is_file() {
         return open_prepared(&data.path);
     }
@@ -100,7 +92,7 @@ pub fn ensure_prepared(data: &DataSection, dir: &Path, log: &mut dyn FnMut(&str)
 
 /// Tokenizes `data.path` into `dir`: trains (or, for char, collects) the tokenizer on the
 /// training split, then writes `train.bin`, `val.bin` and `data.json`.
-pub fn prepare(data: &DataSection, dir: &Path, log: &mut dyn FnMut(&str)) -> Result<DataMeta> {
+pub fn prepare(data: &DataConfig, dir: &Path, log: &mut dyn FnMut(&str)) -> Result<DataMeta> {
     let source = TextSource::new(&data.path)?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
 
@@ -129,7 +121,7 @@ pub fn prepare(data: &DataSection, dir: &Path, log: &mut dyn FnMut(&str)) -> Res
         TokenizerKind::Char => Vec::new(),
     };
     let tokenizer = match &data.tokenizer_file {
-        Some(file) => crate::hf::load_tokenizer(file).context("data.tokenizer_file")?,
+        Some(file) => super::tokenizer::load_tokenizer(file).context("data.tokenizer_file")?,
         None => Tokenizer::train(data.tokenizer, data.vocab_size.unwrap_or(0), alphabet.into_iter().collect(), train_text.into_iter())?,
     };
     tokenizer.save(&dir.join(TOKENIZER_FILE))?;

@@ -9,8 +9,8 @@ use tokenizers::models::TrainerWrapper;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 
 use super::char_tokenizer::CharTokenizer;
-use crate::checkpoint::write_atomic;
-use crate::config::TokenizerKind;
+use crate::run_dir::write_atomic;
+use super::config::TokenizerKind;
 
 /// Text <-> token ids.
 #[derive(Debug, Clone)]
@@ -154,4 +154,21 @@ pub fn check_vocab(tokenizer: &Tokenizer, vocab_size: usize, what: &str) -> Resu
         );
     }
     Ok(())
+}
+
+/// The tokenizer of a Hugging Face directory: `tokenizer.json`, else `vocab.json` +
+/// `merges.txt` (byte-level BPE, as GPT-2's). `path` may also name a `tokenizer.json` file.
+pub fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
+    if path.is_file() {
+        return Tokenizer::load(path);
+    }
+    let json = path.join("tokenizer.json");
+    if json.is_file() {
+        return Tokenizer::load(&json);
+    }
+    let (vocab, merges) = (path.join("vocab.json"), path.join("merges.txt"));
+    if vocab.is_file() && merges.is_file() {
+        return Tokenizer::from_vocab_merges(&vocab, &merges);
+    }
+    bail!("{}: no tokenizer.json, and no vocab.json + merges.txt", path.display())
 }

@@ -82,7 +82,7 @@ impl HfGpt2Config {
             bail!("{src}: n_embd = {} is not divisible by n_head = {}", self.n_embd, self.n_head);
         }
         Ok(GptConfig {
-            vocab_size: self.vocab_size,
+            vocab_size: Some(self.vocab_size),
             block_size: self.n_positions,
             d_model: self.n_embd,
             n_layers: self.n_layer,
@@ -95,11 +95,15 @@ impl HfGpt2Config {
             gelu,
             layer_norm_eps: self.layer_norm_epsilon,
             layer_norm_bias: true,
+            init_from: None,
         })
     }
 
     /// The GPT-2 config of `gpt`, or an error naming the option GPT-2 cannot express.
     pub fn from_gpt_config(gpt: &GptConfig) -> Result<Self> {
+        let Some(vocab_size) = gpt.vocab_size else {
+            bail!("the model's vocabulary size is not known (model.vocab_size comes from the tokenizer)");
+        };
         if !gpt.bias {
             bail!(
                 "model.bias = false cannot be exported: GPT-2 has biases in every Linear and LayerNorm \
@@ -121,7 +125,7 @@ impl HfGpt2Config {
         Ok(Self {
             model_type: "gpt2".to_string(),
             architectures: vec!["GPT2LMHeadModel".to_string()],
-            vocab_size: gpt.vocab_size,
+            vocab_size,
             n_positions: gpt.block_size,
             n_embd: gpt.d_model,
             n_layer: gpt.n_layers,

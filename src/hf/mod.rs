@@ -13,7 +13,10 @@ use burn::tensor::backend::Backend;
 pub use hf_config::HfGpt2Config;
 pub use weights::{hf_name, hf_tensors, load_safetensors, to_safetensors};
 
-use crate::checkpoint::write_atomic;
+use crate::run_dir::write_atomic;
+
+/// The tokenizer of a Hugging Face directory (data's loader).
+pub use crate::data::load_tokenizer;
 use crate::data::Tokenizer;
 use crate::model::{Gpt, GptConfig};
 
@@ -63,23 +66,6 @@ pub fn load_model<B: Backend>(dir: &Path, device: &B::Device) -> Result<(GptConf
     Ok((gpt, model))
 }
 
-/// The tokenizer of a Hugging Face directory: `tokenizer.json`, else `vocab.json` +
-/// `merges.txt` (byte-level BPE, as GPT-2's). `path` may also name a `tokenizer.json` file.
-pub fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
-    if path.is_file() {
-        return Tokenizer::load(path);
-    }
-    let json = path.join("tokenizer.json");
-    if json.is_file() {
-        return Tokenizer::load(&json);
-    }
-    let (vocab, merges) = (path.join("vocab.json"), path.join("merges.txt"));
-    if vocab.is_file() && merges.is_file() {
-        return Tokenizer::from_vocab_merges(&vocab, &merges);
-    }
-    bail!("{}: no tokenizer.json, and no vocab.json + merges.txt", path.display())
-}
-
 /// Architecture keys that `init_from` takes from `config.json`.
 const ARCH_KEYS: [&str; 11] = [
     "block_size",
@@ -105,7 +91,7 @@ pub fn resolve_init_from(table: &mut toml::Table, source: &Path) -> Result<()> {
     };
     let dir = Path::new(&dir);
     let gpt = load_config(dir).with_context(|| format!("{}: model.init_from", source.display()))?;
-    let arch = toml::Value::try_from(crate::config::ModelSection::from_gpt_config(&gpt))
+    let arch = toml::Value::try_from(&gpt)
         .ok()
         .and_then(|v| v.as_table().cloned())
         .context("cannot express the imported architecture in TOML")?;

@@ -1,50 +1,14 @@
 //! The GPT language model: embeddings, a stack of blocks, a final LayerNorm and the LM head.
 
-use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear};
+use burn::nn::{Dropout, Embedding, Linear};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 use burngpt_ops::FusedOps;
 
-use super::attention::CausalSelfAttentionConfig;
-use super::block::{Block, BlockConfig};
-use super::gelu::GeluKind;
-use super::init::{linear, linear_3d, INIT_STD};
+use super::block::Block;
+use super::init::linear_3d;
 use super::layer_norm::LayerNorm;
-use super::mlp::MlpConfig;
-use super::positions::{sinusoidal_table, PositionKind};
-
-/// The architecture of a [`Gpt`].
-#[derive(Config, Debug, PartialEq)]
-pub struct GptConfig {
-    /// Tokens in the vocabulary.
-    pub vocab_size: usize,
-    /// Longest context.
-    pub block_size: usize,
-    /// Width of the residual stream.
-    pub d_model: usize,
-    /// Number of blocks.
-    pub n_layers: usize,
-    /// Attention heads per block.
-    pub n_heads: usize,
-    /// Hidden width of the MLP.
-    pub d_ff: usize,
-    /// Dropout probability.
-    pub dropout: f64,
-    /// Biases in every Linear layer.
-    pub bias: bool,
-    /// The LM head reuses `wte`.
-    pub tie_embeddings: bool,
-    /// Learned or sinusoidal positions.
-    pub positions: PositionKind,
-    /// Exact or tanh GELU.
-    pub gelu: GeluKind,
-    /// LayerNorm epsilon.
-    pub layer_norm_eps: f64,
-    /// A learned bias (beta) in every LayerNorm (GPT-2: yes; nanoGPT with `bias=False`: no).
-    pub layer_norm_bias: bool,
-}
 
 /// A decoder-only transformer with GPT-2's parameter names.
 #[derive(Module, Debug)]
@@ -61,8 +25,8 @@ pub struct Gpt<B: Backend> {
     pub ln_f: LayerNorm<B>,
     /// Output projection `[d_model, vocab_size]` (absent when tied to `wte`).
     pub lm_head: Option<Linear<B>>,
-    drop: Dropout,
-    block_size: usize,
+    pub(super) drop: Dropout,
+    pub(super) block_size: usize,
 }
 
 /// Keys and values of every layer for the positions seen so far (incremental decoding).
@@ -86,41 +50,6 @@ impl<B: Backend> KvCache<B> {
     /// Whether no position is held.
     pub fn is_empty(&self) -> bool {
         self.len == 0
-    }
-}
-
-impl GptConfig {
-    /// Builds the model with GPT-2 initialisation: Normal(0, 0.02) weights and embeddings,
-    /// Normal(0, 0.02 / sqrt(2 n_layers)) for the residual projections, zero biases,
-    /// LayerNorms at weight 1 and bias 0.
-    ///
-    /// Parameters are lazy in Burn: call `B::seed` before and `num_params()` right after
-    /// for a reproducible initialisation (see [`crate::train::init_model`]).
-    pub fn init<B: Backend>(&self, device: &B::Device) -> Gpt<B> {
-        let proj_std = INIT_STD / ((2 * self.n_layers) as f64).sqrt();
-        let embedding = |rows: usize| {
-            EmbeddingConfig::new(rows, self.d_model)
-                .with_initializer(Initializer::Normal { mean: 0.0, std: INIT_STD })
-                .init(device)
-        };
-        let block = BlockConfig::new(
-            CausalSelfAttentionConfig::new(self.d_model, self.n_heads, self.bias, self.dropout, proj_std),
-            MlpConfig::new(self.d_model, self.d_ff, self.bias, self.dropout, self.gelu, proj_std),
-            self.layer_norm_eps,
-            self.layer_norm_bias,
-        );
-        Gpt {
-            wte: embedding(self.vocab_size),
-            wpe: (self.positions == PositionKind::Learned).then(|| embedding(self.block_size)),
-            sinusoid: (self.positions == PositionKind::Sinusoidal)
-                .then(|| sinusoidal_table(self.block_size, self.d_model, device)),
-            h: (0..self.n_layers).map(|_| block.init(device)).collect(),
-            ln_f: LayerNorm::new(self.d_model, self.layer_norm_eps, self.layer_norm_bias, device),
-            lm_head: (!self.tie_embeddings)
-                .then(|| linear(self.d_model, self.vocab_size, false, INIT_STD, device)),
-            drop: DropoutConfig::new(self.dropout).init(),
-            block_size: self.block_size,
-        }
     }
 }
 

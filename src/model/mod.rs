@@ -10,6 +10,7 @@
 
 mod attention;
 mod block;
+mod config;
 mod gelu;
 mod gpt;
 mod host_init;
@@ -18,6 +19,7 @@ mod layer_norm;
 mod mlp;
 mod params;
 mod positions;
+mod record;
 
 pub use attention::{
     causal_attention, causal_attention_probs, CausalSelfAttention,
@@ -25,9 +27,11 @@ pub use attention::{
 };
 pub use block::{Block, BlockConfig};
 pub use gelu::{gelu, GeluKind};
-pub use gpt::{Gpt, GptConfig, KvCache};
+pub use config::GptConfig;
+pub use gpt::{Gpt, KvCache};
 pub use layer_norm::LayerNorm;
 pub use host_init::{gpt2_init_values, normal_samples};
 pub use mlp::{Mlp, MlpConfig};
 pub use params::{named_params, named_values, replace_params, ParamInfo};
 pub use positions::{sinusoidal_table, PositionKind};
+pub use record::{load_model, model_bytes};

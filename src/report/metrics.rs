@@ -6,8 +6,6 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-/// The metrics file inside a run directory.
-pub const METRICS_FILE: &str = "metrics.csv";
 const HEADER: &str = "step,epoch,train_loss,val_loss,lr,grad_norm,tokens_per_sec,elapsed_s";
 
 /// One row; a value not measured at that step is `None` (an empty cell).

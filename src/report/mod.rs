@@ -3,5 +3,5 @@
 mod metrics;
 mod plot;
 
-pub use metrics::{read_metrics, MetricsRow, MetricsWriter, METRICS_FILE};
-pub use plot::{plot_run, LOSS_PNG, LOSS_SVG};
+pub use metrics::{read_metrics, MetricsRow, MetricsWriter};
+pub use plot::plot_run;

@@ -1,35 +1,30 @@
 //! `loss.png` and `loss.svg`: train and val loss against step, the lr schedule below.
 
-use std::path::Path;
 use std::sync::Once;
 
 use anyhow::{anyhow, Context, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::metrics::{read_metrics, MetricsRow, METRICS_FILE};
+use super::metrics::{read_metrics, MetricsRow};
+use crate::run_dir::RunDir;
 
-/// The bitmap plot inside a run directory.
-pub const LOSS_PNG: &str = "loss.png";
-/// The vector plot inside a run directory.
-pub const LOSS_SVG: &str = "loss.svg";
 
 /// DejaVu Sans (Bitstream Vera license, `assets/DejaVuSans-LICENSE.txt`), embedded so
 /// plots render the same everywhere without system fonts.
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
-/// Reads `<run_dir>/metrics.csv` and writes `loss.png` and `loss.svg` beside it. The lr panel
+/// Reads the run's metrics.csv and writes `loss.png` and `loss.svg` beside it. The lr panel
 /// draws `lr_at(step)` at every step up to the last logged one when the schedule is given (the
 /// logged rows alone miss most of a short warmup), else the logged values.
-pub fn plot_run(run_dir: &Path, lr_at: Option<&dyn Fn(usize) -> f64>) -> Result<()> {
-    let rows = read_metrics(&run_dir.join(METRICS_FILE))?;
+pub fn plot_run(run: &RunDir, lr_at: Option<&dyn Fn(usize) -> f64>) -> Result<()> {
+    let rows = read_metrics(&run.metrics())?;
     static REGISTER: Once = Once::new();
     REGISTER.call_once(|| {
         // An embedded, valid TTF: registration cannot fail.
         let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
     });
-    let png = run_dir.join(LOSS_PNG);
-    let svg = run_dir.join(LOSS_SVG);
+    let [png, svg] = run.plots();
     {
         let root = BitMapBackend::new(&png, (1000, 750)).into_drawing_area();
         draw(&root, &rows, lr_at).with_context(|| format!("cannot draw {}", png.display()))?;

@@ -9,7 +9,7 @@ use burn::tensor::Tensor;
 
 use super::clip::clip_global_norm;
 use super::loss::cross_entropy;
-use super::optim::{AdamWSettings, GroupedAdamW};
+use super::optim::{GroupedAdamW, OptimizerConfig};
 use super::schedule::WarmupCosine;
 use crate::data::Batch;
 use crate::model::{gpt2_init_values, replace_params, Gpt, GptConfig};
@@ -17,12 +17,11 @@ use crate::model::{gpt2_init_values, replace_params, Gpt, GptConfig};
 /// The four configured pieces of the learner.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LearnerConfig {
-    /// AdamW hyperparameters and parameter groups.
-    pub adamw: AdamWSettings,
+    /// AdamW hyperparameters, parameter groups and the global gradient-norm threshold
+    /// (`grad_clip`, `0` disables clipping).
+    pub optimizer: OptimizerConfig,
     /// Learning rate at every step.
     pub schedule: WarmupCosine,
-    /// Global gradient-norm threshold (`0` disables clipping).
-    pub grad_clip: f64,
 }
 
 /// What one training step reports. Values stay on the device until read, so a step
@@ -72,9 +71,9 @@ impl<B: FusedAutodiffBackend> Learner<B> {
     pub fn new(model: Gpt<B>, config: &LearnerConfig) -> Self {
         Self {
             model,
-            optim: GroupedAdamW::new(&config.adamw).into_adaptor(),
+            optim: GroupedAdamW::new(&config.optimizer).into_adaptor(),
             schedule: config.schedule,
-            grad_clip: config.grad_clip,
+            grad_clip: config.optimizer.grad_clip,
         }
     }
 

@@ -1,18 +1,25 @@
-//! The learner and its four configured pieces: loss, schedule, clipping, optimizer.
+//! The learner and its four configured pieces (loss, schedule, clipping, optimizer), and the
+//! training run: building it, its loop, and stopping it early.
 
 mod clip;
+mod config;
 mod eval;
 mod learner;
 mod loss;
 mod monitor;
 mod optim;
 mod schedule;
+mod setup;
+mod stop;
 mod trainer;
 
 pub use clip::clip_global_norm;
-pub use eval::evaluate;
+pub use eval::{evaluate, window_batches, WindowBatches};
 pub use learner::{forward_backward, init_model, Learner, LearnerConfig, StepOutput};
 pub use loss::cross_entropy;
-pub use optim::{AdamWSettings, GroupedAdamW};
+pub use config::{RunConfig, ScheduleConfig, TrainingConfig};
+pub use optim::{GroupedAdamW, OptimizerConfig};
 pub use schedule::WarmupCosine;
-pub use trainer::{learner_config, request_stop, train, TrainSummary};
+pub use stop::StopHandle;
+pub use setup::Start;
+pub use trainer::{train, TrainSummary};

@@ -18,31 +18,38 @@ use burn::optim::{AdamW, AdamWState, AdaptiveMomentumState, LearningRate, Simple
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorPrimitive};
 use burngpt_ops::{AdamWStep, FusedOps};
+use serde::{Deserialize, Serialize};
 
-/// Every AdamW hyperparameter, written out (Burn's defaults are not PyTorch's).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AdamWSettings {
-    /// First-moment decay.
+/// AdamW and clipping; in a run's TOML, the `[optimizer]` section.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerConfig {
+    /// Peak learning rate (reached at the end of warmup).
+    pub lr: f64,
+    /// AdamW first-moment decay.
     pub beta1: f64,
-    /// Second-moment decay.
+    /// AdamW second-moment decay.
     pub beta2: f64,
-    /// Added to `sqrt(v_hat)`.
+    /// AdamW epsilon, added to `sqrt(v_hat)`.
     pub eps: f64,
     /// Decoupled weight decay coefficient.
     pub weight_decay: f64,
-    /// Decay biases and LayerNorm parameters too.
+    /// `false` (GPT-2 practice): decay matrices and embeddings only, not biases or LayerNorm.
+    /// `true`: decay every parameter, as the spec's reference code does.
     pub decay_all: bool,
+    /// Global gradient-norm clipping threshold; `0` disables clipping.
+    pub grad_clip: f64,
 }
 
 /// AdamW with a decayed and a non-decayed parameter group.
 #[derive(Clone, Debug)]
 pub struct GroupedAdamW {
-    settings: AdamWSettings,
+    settings: OptimizerConfig,
 }
 
 impl GroupedAdamW {
-    /// Both groups from `settings`.
-    pub fn new(settings: &AdamWSettings) -> Self {
+    /// Both groups from `settings` (its `lr` and `grad_clip` are the schedule's and the learner's).
+    pub fn new(settings: &OptimizerConfig) -> Self {
         Self { settings: *settings }
     }
 

@@ -33,3 +33,35 @@ impl WarmupCosine {
         self.min_lr + (self.lr_max - self.min_lr) * cosine
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::WarmupCosine;
+
+    /// docs/numeric-reference.md, "Learning rate, warmup + cosine".
+    #[test]
+    fn learning_rate_table() {
+        let s = WarmupCosine { lr_max: 3e-4, min_lr: 0.0, warmup_steps: 100, total_steps: 1000 };
+        let table = [
+            (0, 0.0),
+            (50, 1.5e-4),
+            (100, 3.0e-4),
+            (150, 2.97721162951831e-4),
+            (500, 1.76047226650040e-4),
+            (900, 9.04610688211375e-6),
+            (1000, 0.0),
+            (1001, 0.0),
+            (5000, 0.0),
+        ];
+        for (step, expected) in table {
+            let lr = s.lr_at(step);
+            assert!((lr - expected).abs() <= 1e-15, "lr_at({step}) = {lr}, expected {expected}");
+        }
+        // With a floor, the schedule ends on min_lr and stays there.
+        let s = WarmupCosine { min_lr: 3e-5, ..s };
+        assert_eq!(s.lr_at(1000), 3e-5);
+        assert_eq!(s.lr_at(2000), 3e-5);
+        // Halfway through the cosine: min + (max - min) / 2.
+        assert!((s.lr_at(550) - (3e-5 + 0.5 * (3e-4 - 3e-5))).abs() < 1e-15);
+    }
+}

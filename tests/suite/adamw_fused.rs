@@ -7,7 +7,7 @@
 use burn::backend::NdArray;
 use burn::optim::{AdamWConfig, SimpleOptimizer};
 use burn::tensor::{Tensor, TensorData};
-use burngpt::train::{AdamWSettings, GroupedAdamW};
+use burngpt::train::{GroupedAdamW, OptimizerConfig};
 
 type N = NdArray<f32>;
 
@@ -22,7 +22,9 @@ fn bits<const D: usize>(t: &Tensor<N, D>) -> Vec<u32> {
 fn check<const D: usize>(shape: [usize; D]) {
     let dev = Default::default();
     let n: usize = shape.iter().product();
-    let settings = AdamWSettings { beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1, decay_all: false };
+    // lr and grad_clip are the schedule's and the learner's: the step takes its own rate
+    let settings =
+        OptimizerConfig { lr: 1.0, beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1, decay_all: false, grad_clip: 0.0 };
     let ours = GroupedAdamW::new(&settings);
     // rank >= 2 is decayed, rank 1 is not (nanoGPT's groups)
     let decay = if D >= 2 { settings.weight_decay as f32 } else { 0.0 };

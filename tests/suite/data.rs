@@ -2,15 +2,16 @@
 
 use std::path::{Path, PathBuf};
 
-use burngpt::config::{DataSection, TokenizerKind};
-use burngpt::data::{open_prepared, prepare, Sampler, TokenDtype, TokenFile, TokenWriter, Tokenizer, HEADER_LEN, TOKENIZER_FILE, TRAIN_FILE};
+use burngpt::data::{DataConfig, TokenizerKind};
+use burngpt::data::{open_prepared, prepare, Sampler, TokenDtype, TokenFile, TokenWriter, Tokenizer, HEADER_LEN};
+use burngpt::run_dir::{TOKENIZER_FILE, TRAIN_FILE};
 
 fn corpus_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/tinyshakespeare.txt")
 }
 
-fn data(path: &Path, tokenizer: TokenizerKind, vocab_size: Option<usize>) -> DataSection {
-    DataSection { path: path.to_path_buf(), tokenizer, vocab_size, train_fraction: 0.9, tokenizer_file: None }
+fn data(path: &Path, tokenizer: TokenizerKind, vocab_size: Option<usize>) -> DataConfig {
+    DataConfig { path: path.to_path_buf(), tokenizer, vocab_size, train_fraction: 0.9, tokenizer_file: None }
 }
 
 #[test]

@@ -23,7 +23,7 @@ fn model_seeded(positions: PositionKind, seed: u64) -> Gpt<B> {
 
 fn model_on<BK: Backend>(positions: PositionKind, seed: u64, device: &BK::Device) -> Gpt<BK> {
     let config = GptConfig {
-        vocab_size: 11,
+        vocab_size: Some(11),
         block_size: 16,
         d_model: 32,
         n_layers: 2,
@@ -36,6 +36,7 @@ fn model_on<BK: Backend>(positions: PositionKind, seed: u64, device: &BK::Device
         gelu: GeluKind::Exact,
         layer_norm_eps: 1e-5,
         layer_norm_bias: true,
+        init_from: None,
     };
     // Weights of std 0.5 (GPT-2: 0.02) make the random model's greedy choices vary.
     let model = init_model::<BK>(&config, seed, device);

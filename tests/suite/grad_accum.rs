@@ -23,7 +23,7 @@ fn batch(rows: &[[i64; 6]]) -> Batch<AB> {
 #[test]
 fn two_micro_batches_equal_one_double_batch() {
     let config = GptConfig {
-        vocab_size: 9,
+        vocab_size: Some(9),
         block_size: 5,
         d_model: 16,
         n_layers: 2,
@@ -36,6 +36,7 @@ fn two_micro_batches_equal_one_double_batch() {
         gelu: GeluKind::Tanh,
         layer_norm_eps: 1e-5,
         layer_norm_bias: true,
+        init_from: None,
     };
     let model: Gpt<AB> = init_model(&config, 5, &Default::default());
     let rows = [[1, 2, 3, 4, 5, 6], [8, 7, 6, 5, 4, 3], [0, 2, 4, 6, 8, 1], [3, 3, 1, 1, 7, 7]];

@@ -55,10 +55,10 @@ fn imported_fixture_matches_transformers() {
     assert_eq!(classic.encode(&want.prompt).expect("encode"), want.prompt_ids, "vocab.json + merges.txt ids");
 
     let (config, model) = hf::load_model::<B>(&fixture(), &Default::default()).expect("import");
-    assert_eq!((config.vocab_size, config.d_model, config.n_layers, config.block_size), (300, 32, 2, 64));
+    assert_eq!((config.vocab_size, config.d_model, config.n_layers, config.block_size), (Some(300), 32, 2, 64));
     assert_eq!(config.gelu, GeluKind::Tanh, "gelu_new is the tanh approximation");
     let got = logits(&model, &want.prompt_ids);
-    assert_eq!(vec![want.prompt_ids.len(), config.vocab_size], want.logits_shape);
+    assert_eq!(vec![Some(want.prompt_ids.len()), config.vocab_size], want.logits_shape.iter().map(|&n| Some(n)).collect::<Vec<_>>());
     let worst = got.iter().zip(&want.logits).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
     assert!(worst < 1e-4, "logits differ from transformers by up to {worst}");
 
@@ -73,7 +73,7 @@ fn imported_fixture_matches_transformers() {
 
 fn local_config(tie: bool) -> GptConfig {
     GptConfig {
-        vocab_size: 70,
+        vocab_size: Some(70),
         block_size: 16,
         d_model: 24,
         n_layers: 2,
@@ -86,6 +86,7 @@ fn local_config(tie: bool) -> GptConfig {
         gelu: GeluKind::Exact,
         layer_norm_eps: 1e-5,
         layer_norm_bias: true,
+        init_from: None,
     }
 }
 

@@ -1,5 +1,5 @@
 //! The integration tests that can share one process, linked into one binary (Burn makes each
-//! test binary slow to link). `gradcheck` and `numeric_reference` stay separate: they use
+//! test binary slow to link). `gradcheck` stays separate: it uses
 //! `NdArray<f64>`, and Burn fixes a device's default float type at its first use in a process.
 //! `parity` stays separate so CI can run it alone for each backend feature.
 

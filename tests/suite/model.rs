@@ -4,7 +4,7 @@ use std::path::Path;
 
 use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
-use burngpt::config::Config;
+use burngpt::config::RunConfig;
 use burngpt::model::{causal_attention, causal_attention_probs, GeluKind, Gpt, GptConfig, PositionKind};
 use burngpt::train::init_model;
 use crate::common::values;
@@ -15,7 +15,7 @@ type B = burngpt::backend::Inference;
 
 fn config(tie: bool, positions: PositionKind) -> GptConfig {
     GptConfig {
-        vocab_size: 7,
+        vocab_size: Some(7),
         block_size: 5,
         d_model: 8,
         n_layers: 2,
@@ -28,6 +28,7 @@ fn config(tie: bool, positions: PositionKind) -> GptConfig {
         gelu: GeluKind::Exact,
         layer_norm_eps: 1e-5,
         layer_norm_bias: true,
+        init_from: None,
     }
 }
 
@@ -80,9 +81,9 @@ fn the_spec_model_has_1_044_736_parameters() {
     //   per layer: 2 LayerNorms 512 + c_attn 49,152 + c_proj 16,384 + c_fc 65,536 + c_proj 65,536
     //            = 197,120, times 4 = 788,480;  total 1,044,736.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut cfg = Config::load(&root.join("configs/small.toml"), &[]).expect("small.toml loads");
+    let mut cfg = RunConfig::load(&root.join("configs/small.toml"), &[]).expect("small.toml loads");
     cfg.data.path = root.join(&cfg.data.path);
-    let gpt = cfg.gpt_config(2000);
+    let gpt = cfg.gpt_config(2000).expect("no model.vocab_size written");
     let model: Gpt<B> = init_model(&gpt, 0, &Default::default());
     assert_eq!(model.num_params(), 1_044_736);
     assert_eq!(256_000 + 256 + 4 * 197_120, 1_044_736);
@@ -93,7 +94,7 @@ fn gpt2_initialisation() {
     let mut cfg = config(true, PositionKind::Learned);
     cfg.d_model = 128;
     cfg.d_ff = 512;
-    cfg.vocab_size = 500;
+    cfg.vocab_size = Some(500);
     cfg.block_size = 64;
     cfg.n_layers = 4;
     let model: Gpt<B> = init_model(&cfg, 3, &Default::default());

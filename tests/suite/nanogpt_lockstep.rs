@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use burngpt::data::Batch;
 use burngpt::hf;
 use burngpt::model::{GeluKind, GptConfig, PositionKind};
-use burngpt::train::{AdamWSettings, Learner, LearnerConfig, WarmupCosine};
+use burngpt::train::{Learner, LearnerConfig, OptimizerConfig, WarmupCosine};
 use serde::Deserialize;
 
 /// Tolerances. Float32 rounding alone moved ndarray's traces from nanoGPT's by at most 7e-5 in the
@@ -67,7 +67,7 @@ fn reference(variant: &str) -> Reference {
 /// nanoGPT's architecture: GPT-2's, with exact GELU and biases on or off everywhere.
 fn gpt_config(r: &Reference) -> GptConfig {
     GptConfig {
-        vocab_size: r.vocab_size,
+        vocab_size: Some(r.vocab_size),
         block_size: r.block_size,
         d_model: r.n_embd,
         n_layers: r.n_layer,
@@ -80,6 +80,7 @@ fn gpt_config(r: &Reference) -> GptConfig {
         gelu: GeluKind::Exact,
         layer_norm_eps: 1e-5,
         layer_norm_bias: r.bias,
+        init_from: None,
     }
 }
 
@@ -99,15 +100,16 @@ fn run(variant: &str, micro_batches: usize) -> Vec<(f64, f64, f64)> {
     let model = hf::load_safetensors(gpt_config(r).init::<AB>(&Default::default()), &bytes, &path)
         .expect("every parameter is in the file, with its shape");
     let config = LearnerConfig {
-        adamw: AdamWSettings {
+        optimizer: OptimizerConfig {
+            lr: r.lr,
             beta1: r.beta1,
             beta2: r.beta2,
             eps: r.eps,
             weight_decay: r.weight_decay,
             decay_all: false,
+            grad_clip: r.grad_clip,
         },
         schedule: WarmupCosine { lr_max: r.lr, min_lr: r.min_lr, warmup_steps: r.warmup_steps, total_steps: r.steps },
-        grad_clip: r.grad_clip,
     };
     let mut learner = Learner::new(model, &config);
     (1..=r.steps)

@@ -68,10 +68,10 @@ fn train_losses(run: &Path) -> Vec<(usize, String)> {
 }
 
 fn final_params(run: &Path) -> Vec<(String, Vec<f32>)> {
-    let config = checkpoint::load_config(run).expect("config");
+    let config = burngpt::config::RunConfig::load_saved(&burngpt::run_dir::RunDir::new(run)).expect("config");
     let tok = Tokenizer::load(&run.join("tokenizer.json")).expect("tokenizer");
     let dir = checkpoint::checkpoint_dir(run, Which::Last).expect("last");
-    let model = checkpoint::load_model::<NdArray<f32>>(&config.gpt_config(tok.vocab_size()), &dir, &Default::default()).expect("model");
+    let model = burngpt::model::load_model::<NdArray<f32>>(&config.gpt_config(tok.vocab_size()).expect("vocab"), &dir, &Default::default()).expect("model");
     let mut out = Vec::new();
     for p in named_params::<NdArray<f32>, _>(&model) {
         let values = match p.name.as_str() {
@@ -124,7 +124,7 @@ fn a_crash_mid_write_leaves_the_last_checkpoint_loadable() {
     let a = tiny_args(dir.path(), "c");
     ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
     let run = dir.path().join("c");
-    let ckpts = checkpoint::checkpoints_dir(&run);
+    let ckpts = burngpt::run_dir::RunDir::new(&run).checkpoints();
     // What a crash while writing step 25 leaves behind: a half-written checkpoint folder
     // and a torn temporary index, neither yet renamed into place.
     std::fs::create_dir_all(ckpts.join("step-000025.tmp")).expect("mkdir");

@@ -3,9 +3,9 @@
 
 use anyhow::{bail, Context, Result};
 
-use crate::config::Config;
+use super::RunConfig;
 
-impl Config {
+impl RunConfig {
     /// Keys that may differ when a run is resumed: they change neither the model, nor the
     /// data, nor the optimizer's trajectory up to the checkpoint.
     pub const RESUME_SAFE_KEYS: [&'static str; 8] = [
@@ -20,8 +20,8 @@ impl Config {
     ];
 
     /// The saved config of a run with `overrides` applied; an override of any key outside
-    /// [`Config::RESUME_SAFE_KEYS`] that changes its value is refused, naming the key.
-    pub fn for_resume(saved: &Config, overrides: &[String]) -> Result<Config> {
+    /// [`RunConfig::RESUME_SAFE_KEYS`] that changes its value is refused, naming the key.
+    pub fn for_resume(saved: &RunConfig, overrides: &[String]) -> Result<RunConfig> {
         let mut table = toml::Table::try_from(saved).context("cannot re-read the saved config")?;
         for item in overrides {
             let key = item.split_once('=').map_or(item.as_str(), |(k, _)| k).trim();
@@ -35,7 +35,7 @@ impl Config {
                 );
             }
         }
-        let config: Config = serde_path_to_error::deserialize(table)
+        let config: RunConfig = serde_path_to_error::deserialize(table)
             .map_err(|e| anyhow::anyhow!("key `{}`: {}", e.path(), e.inner().message()))?;
         if config.training.epochs.is_some() != saved.training.epochs.is_some() {
             let (from, to) = if saved.training.epochs.is_some() { ("epochs", "max_steps") } else { ("max_steps", "epochs") };

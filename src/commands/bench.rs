@@ -1,0 +1,42 @@
+//! `burngpt bench`: training step times, generation speed and peak memory of a config's shape.
+
+use anyhow::{bail, Result};
+
+use burngpt::backend;
+use burngpt::bench::BenchSettings;
+use burngpt::cli::BenchArgs;
+use burngpt::config::RunConfig;
+use burngpt::data::TokenizerKind;
+
+/// Runs the bench on random tokens and prints its table, then the same report as JSON.
+pub fn run(args: &BenchArgs, device: Option<&str>) -> Result<()> {
+    let config = RunConfig::load(&args.config, &args.set)?;
+    let vocab = match (args.vocab, config.data.tokenizer) {
+        (Some(v), _) => v,
+        (None, TokenizerKind::Bpe) => config.data.vocab_size.unwrap_or(2000),
+        (None, TokenizerKind::Char) => 65,
+    };
+    if vocab < 2 || args.steps == 0 || args.new_tokens == 0 {
+        bail!("bench needs --vocab >= 2, --steps >= 1 and --new-tokens >= 1");
+    }
+    let settings = BenchSettings {
+        warmup_steps: args.warmup_steps,
+        steps: args.steps,
+        new_tokens: args.new_tokens,
+        gen_repeats: args.gen_repeats,
+        peak_gflops: args.peak_gflops,
+    };
+    let device = backend::device(device)?;
+    let sampling_device = backend::sampling_device(&device);
+    let label = format!("{} ({device:?})", backend::name());
+    let report = burngpt::bench::run::<backend::Training, backend::Sampling>(
+        &config,
+        vocab,
+        &settings,
+        (&device, &sampling_device),
+        (&label, backend::sampling_name()),
+    )?;
+    println!("{}", burngpt::bench::table(&report, args.peak_gflops));
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}

@@ -1,0 +1,36 @@
+//! `burngpt eval`: validation loss and perplexity of a saved model.
+
+use anyhow::{Context, Result};
+
+use burngpt::backend;
+use burngpt::cli::EvalArgs;
+use burngpt::data::open_prepared;
+use burngpt::train::{evaluate, window_batches};
+
+use super::load_run;
+
+/// Scores the run's checkpoint on every window of `--data` (a text file, encoded with the
+/// run's tokenizer) or of the run's validation split.
+pub fn run(args: &EvalArgs, device: Option<&str>) -> Result<()> {
+    let device = backend::device(device)?;
+    let (config, tokenizer, model) = load_run::<backend::Inference>(&args.run, &args.checkpoint, &device)?;
+    let block = config.model.block_size;
+    let window = block + 1;
+    let (tokens, source) = match &args.data {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read --data {}", path.display()))?;
+            let ids = tokenizer.encode(&text).with_context(|| format!("{}: cannot be encoded with the run's tokenizer", path.display()))?;
+            (ids, path.display().to_string())
+        }
+        None => {
+            let data = open_prepared(&args.run)?;
+            (data.val.to_vec()?, format!("the validation split of {}", args.run.display()))
+        }
+    };
+    let set = window_batches::<backend::Inference>(&tokens, block, config.training.batch_size, &source, &device)?;
+    let n = set.batches.len();
+    let loss = evaluate(&model, set.batches);
+    println!("{source}: {} windows of {window} tokens in {n} batches", set.windows);
+    println!("val loss {loss:.4} | perplexity {:.2}", loss.exp());
+    Ok(())
+}

@@ -1,0 +1,23 @@
+//! `burngpt export`: a run's model as a Hugging Face GPT-2 directory.
+
+use anyhow::{Context, Result};
+
+use burngpt::backend;
+use burngpt::cli::ExportArgs;
+use burngpt::data::Tokenizer;
+
+use super::load_run;
+
+/// Writes model.safetensors and config.json (and tokenizer.json for a BPE run) to `--out`.
+pub fn run(args: &ExportArgs) -> Result<()> {
+    let device = backend::default_device();
+    let (config, tokenizer, model) = load_run::<backend::Inference>(&args.run, &args.checkpoint, &device)?;
+    let gpt = config.gpt_config(tokenizer.vocab_size())?;
+    let bpe = matches!(tokenizer, Tokenizer::Bpe(_)).then_some(&tokenizer);
+    burngpt::hf::export(&model, &gpt, bpe, &args.out).with_context(|| format!("cannot export {}", args.run.display()))?;
+    println!("Wrote {} (model.safetensors, config.json{})", args.out.display(), if bpe.is_some() { ", tokenizer.json" } else { "" });
+    if bpe.is_none() {
+        println!("The run's char tokenizer has no Hugging Face equivalent: tokenizer.json is not written");
+    }
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! `burngpt prepare`: tokenize a corpus once into a directory that training reads.
+
+use anyhow::{bail, Result};
+
+use burngpt::cli::PrepareArgs;
+use burngpt::config::RunConfig;
+use burngpt::data::{DataConfig, TokenizerKind};
+
+/// Prepares the data of `--config`, or of `--input` with the tokenizer options, into the
+/// run directory or `--out`.
+pub fn run(args: &PrepareArgs) -> Result<()> {
+    let (data, dir) = match (&args.config, &args.input, &args.out) {
+        (Some(path), _, _) => {
+            let config = RunConfig::load(path, &args.set)?;
+            let dir = config.run_dir();
+            (config.data, dir)
+        }
+        (None, Some(input), Some(out)) => {
+            let tokenizer = match args.tokenizer.as_str() {
+                "char" => TokenizerKind::Char,
+                "bpe" => TokenizerKind::Bpe,
+                other => bail!("--tokenizer {other}: expected `char` or `bpe`"),
+            };
+            let data = DataConfig {
+                path: input.clone(),
+                tokenizer,
+                vocab_size: (tokenizer == TokenizerKind::Bpe).then_some(args.vocab_size),
+                train_fraction: args.train_fraction,
+                tokenizer_file: None,
+            };
+            data.validate()?;
+            (data, out.clone())
+        }
+        _ => bail!("prepare needs --config FILE, or --input PATH and --out DIR"),
+    };
+    let meta = burngpt::data::prepare(&data, &dir, &mut |m| println!("{m}"))?;
+    println!("Vocabulary size: {} ({} ids)", meta.vocab_size, meta.dtype);
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! [`GptConfig`]: the architecture of a [`Gpt`], and the `[model]` section of a run's TOML.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use burn::nn::{DropoutConfig, EmbeddingConfig, Initializer};
+use burn::tensor::backend::Backend;
+use serde::{Deserialize, Serialize};
+
+use super::attention::CausalSelfAttentionConfig;
+use super::block::BlockConfig;
+use super::gelu::GeluKind;
+use super::gpt::Gpt;
+use super::init::{linear, INIT_STD};
+use super::layer_norm::LayerNorm;
+use super::mlp::MlpConfig;
+use super::positions::{sinusoidal_table, PositionKind};
+
+/// The architecture of a [`Gpt`]; in a run's TOML, the `[model]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GptConfig {
+    /// Tokens in the vocabulary. Usually left out of a TOML config: the tokenizer's
+    /// vocabulary is used ([`GptConfig::with_vocab_size`]); a value written must equal it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vocab_size: Option<usize>,
+    /// Longest context (tokens).
+    pub block_size: usize,
+    /// Width of the residual stream.
+    pub d_model: usize,
+    /// Number of transformer blocks.
+    pub n_layers: usize,
+    /// Attention heads per block; must divide `d_model`.
+    pub n_heads: usize,
+    /// Hidden width of the MLP (GPT-2 uses `4 * d_model`).
+    pub d_ff: usize,
+    /// Dropout probability on attention weights and residual branches.
+    pub dropout: f64,
+    /// Biases in every Linear layer.
+    pub bias: bool,
+    /// The LM head reuses the token embedding `wte`.
+    pub tie_embeddings: bool,
+    /// `"learned"` (GPT-2) or `"sinusoidal"` (parameter-free) positions.
+    pub positions: PositionKind,
+    /// `"exact"` (erf) or `"tanh"` (GPT-2's approximation) GELU.
+    pub gelu: GeluKind,
+    /// Epsilon of every LayerNorm.
+    pub layer_norm_eps: f64,
+    /// A learned bias (beta) in every LayerNorm (GPT-2: yes; nanoGPT's `bias=False`: no).
+    #[serde(default = "yes")]
+    pub layer_norm_bias: bool,
+    /// A Hugging Face GPT-2 directory to start from (finetuning): its `config.json` fills the
+    /// architecture keys, its `model.safetensors` the initial weights, and its tokenizer becomes
+    /// the run's (unless `data.tokenizer_file` is set). Not part of the architecture itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<PathBuf>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl GptConfig {
+    /// Builds the model with GPT-2 initialisation: Normal(0, 0.02) weights and embeddings,
+    /// Normal(0, 0.02 / sqrt(2 n_layers)) for the residual projections, zero biases,
+    /// LayerNorms at weight 1 and bias 0.
+    ///
+    /// Parameters are lazy in Burn: call `B::seed` before and `num_params()` right after
+    /// for a reproducible initialisation (see [`crate::train::init_model`]).
+    ///
+    /// # Panics
+    /// If `vocab_size` is not set (it comes from the tokenizer: [`GptConfig::with_vocab_size`]).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Gpt<B> {
+        let vocab_size = self.vocab_size.expect("GptConfig::vocab_size is set from the tokenizer before init");
+        let proj_std = INIT_STD / ((2 * self.n_layers) as f64).sqrt();
+        let embedding = |rows: usize| {
+            EmbeddingConfig::new(rows, self.d_model)
+                .with_initializer(Initializer::Normal { mean: 0.0, std: INIT_STD })
+                .init(device)
+        };
+        let block = BlockConfig::new(
+            CausalSelfAttentionConfig::new(self.d_model, self.n_heads, self.bias, self.dropout, proj_std),
+            MlpConfig::new(self.d_model, self.d_ff, self.bias, self.dropout, self.gelu, proj_std),
+            self.layer_norm_eps,
+            self.layer_norm_bias,
+        );
+        Gpt {
+            wte: embedding(vocab_size),
+            wpe: (self.positions == PositionKind::Learned).then(|| embedding(self.block_size)),
+            sinusoid: (self.positions == PositionKind::Sinusoidal)
+                .then(|| sinusoidal_table(self.block_size, self.d_model, device)),
+            h: (0..self.n_layers).map(|_| block.init(device)).collect(),
+            ln_f: LayerNorm::new(self.d_model, self.layer_norm_eps, self.layer_norm_bias, device),
+            lm_head: (!self.tie_embeddings)
+                .then(|| linear(self.d_model, vocab_size, false, INIT_STD, device)),
+            drop: DropoutConfig::new(self.dropout).init(),
+            block_size: self.block_size,
+        }
+    }
+
+    /// This architecture for a tokenizer of `vocab_size` ids; an error, naming the key, when
+    /// the config wrote a different `model.vocab_size`.
+    pub fn with_vocab_size(&self, vocab_size: usize) -> Result<Self> {
+        match self.vocab_size {
+            Some(v) if v != vocab_size => {
+                bail!("model.vocab_size = {v} but the tokenizer has {vocab_size} tokens: remove model.vocab_size")
+            }
+            _ => Ok(Self { vocab_size: Some(vocab_size), ..self.clone() }),
+        }
+    }
+
+    /// Rejects impossible values; every message names the `model.` key.
+    pub fn validate(&self) -> Result<()> {
+        for (key, value) in [
+            ("block_size", self.block_size),
+            ("d_model", self.d_model),
+            ("n_layers", self.n_layers),
+            ("n_heads", self.n_heads),
+            ("d_ff", self.d_ff),
+            ("vocab_size", self.vocab_size.unwrap_or(1)),
+        ] {
+            if value == 0 {
+                bail!("model.{key} must be > 0");
+            }
+        }
+        if self.d_model % self.n_heads != 0 {
+            bail!("model.d_model = {} is not divisible by model.n_heads = {}", self.d_model, self.n_heads);
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            bail!("model.dropout = {} must be in [0, 1)", self.dropout);
+        }
+        if !(self.layer_norm_eps > 0.0) {
+            bail!("model.layer_norm_eps = {} must be > 0", self.layer_norm_eps);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECTION: &str = r#"
+        block_size = 64
+        d_model = 128
+        n_layers = 4
+        n_heads = 4
+        d_ff = 512
+        dropout = 0.0
+        bias = false
+        tie_embeddings = true
+        positions = "learned"
+        gelu = "exact"
+        layer_norm_eps = 1e-5
+    "#;
+
+    #[test]
+    fn the_model_section_parses_with_the_vocabulary_left_to_the_tokenizer() {
+        let config: GptConfig = toml::from_str(SECTION).expect("a [model] section");
+        assert_eq!((config.vocab_size, config.layer_norm_bias, config.init_from.as_ref()), (None, true, None));
+        assert_eq!(config.with_vocab_size(65).expect("no vocab_size written").vocab_size, Some(65));
+        config.validate().expect("valid");
+    }
+
+    #[test]
+    fn a_written_vocab_size_must_match_the_tokenizer_and_unknown_keys_are_refused() {
+        let written: GptConfig = toml::from_str(&format!("vocab_size = 60\n{SECTION}")).expect("parses");
+        let err = written.with_vocab_size(65).expect_err("60 != 65").to_string();
+        assert!(err.contains("model.vocab_size = 60") && err.contains("65"), "{err}");
+        assert!(toml::from_str::<GptConfig>(&format!("n_embd = 1\n{SECTION}")).is_err());
+        let bad = GptConfig { n_heads: 3, ..written };
+        assert!(bad.validate().expect_err("128 % 3").to_string().contains("model.n_heads = 3"));
+    }
+}

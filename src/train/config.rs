@@ -1,0 +1,179 @@
+//! The training layer's part of a run's TOML (`[schedule]`, `[training]`; `[optimizer]` is
+//! [`OptimizerConfig`]) and [`RunConfig`], the whole run: every layer's section side by side.
+
+use std::fs;
+use std::path::{PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::learner::LearnerConfig;
+use super::optim::OptimizerConfig;
+use super::schedule::WarmupCosine;
+use crate::data::DataConfig;
+use crate::model::GptConfig;
+use crate::run_dir::{write_atomic, RunDir};
+
+/// Linear warmup to `optimizer.lr`, then cosine decay to `min_lr`; the `[schedule]` section.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// Steps of linear warmup from 0 to `optimizer.lr`.
+    pub warmup_steps: usize,
+    /// Learning rate at the end of the cosine (and after it).
+    pub min_lr: f64,
+}
+
+/// The loop: batches, budget, logging, evaluation, checkpoints; the `[training]` section.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingConfig {
+    /// Sequences per batch.
+    pub batch_size: usize,
+    /// Passes over the training split (non-overlapping windows, shuffled per epoch).
+    /// Exactly one of `epochs` and `max_steps` is set.
+    pub epochs: Option<usize>,
+    /// Optimizer steps of random windows (nanoGPT style).
+    pub max_steps: Option<usize>,
+    /// Micro-batches of `batch_size` whose gradients are summed into one step.
+    pub grad_accum_steps: usize,
+    /// Print a log line every this many steps.
+    pub log_every: usize,
+    /// Evaluate on the validation split every this many steps (and at the end).
+    pub eval_every: usize,
+    /// Batches averaged for each validation loss.
+    pub eval_batches: usize,
+    /// Save a checkpoint every this many steps (and at the end, and on Ctrl-C).
+    pub checkpoint_every: usize,
+    /// Checkpoints kept besides the best one.
+    pub keep_last: usize,
+    /// Seed of every RNG: initialisation, batching, dropout.
+    pub seed: u64,
+    /// Directory under which the run directory `<out_dir>/<run_name>` is created.
+    pub out_dir: PathBuf,
+    /// Name of the run directory; defaults to the config file's stem.
+    pub run_name: Option<String>,
+}
+
+/// A whole run, as written in its TOML file: each section is its layer's own config type.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// `[model]`: the architecture.
+    pub model: GptConfig,
+    /// `[data]`: the corpus and its tokenizer.
+    pub data: DataConfig,
+    /// `[optimizer]`: AdamW and gradient clipping.
+    pub optimizer: OptimizerConfig,
+    /// `[schedule]`: linear warmup then cosine decay.
+    pub schedule: ScheduleConfig,
+    /// `[training]`: batches, steps, logging and evaluation.
+    pub training: TrainingConfig,
+}
+
+impl RunConfig {
+    /// Rejects impossible values; every message names the key.
+    pub fn validate(&self) -> Result<()> {
+        self.model.validate()?;
+        self.data.validate()?;
+        let o = &self.optimizer;
+        if !(o.lr > 0.0) {
+            bail!("optimizer.lr = {} must be > 0", o.lr);
+        }
+        for (key, beta) in [("optimizer.beta1", o.beta1), ("optimizer.beta2", o.beta2)] {
+            if !(0.0..1.0).contains(&beta) {
+                bail!("{key} = {beta} must be in [0, 1)");
+            }
+        }
+        if !(o.eps > 0.0) {
+            bail!("optimizer.eps = {} must be > 0", o.eps);
+        }
+        if !(o.weight_decay >= 0.0) {
+            bail!("optimizer.weight_decay = {} must be >= 0", o.weight_decay);
+        }
+        if !(o.grad_clip >= 0.0) {
+            bail!("optimizer.grad_clip = {} must be >= 0 (0 disables clipping)", o.grad_clip);
+        }
+        let s = &self.schedule;
+        if !(s.min_lr >= 0.0 && s.min_lr <= o.lr) {
+            bail!("schedule.min_lr = {} must be in [0, optimizer.lr = {}]", s.min_lr, o.lr);
+        }
+        let t = &self.training;
+        positive("training.batch_size", t.batch_size)?;
+        match (t.epochs, t.max_steps) {
+            (Some(e), None) => positive("training.epochs", e)?,
+            (None, Some(n)) => positive("training.max_steps", n)?,
+            _ => bail!("set exactly one of training.epochs and training.max_steps"),
+        }
+        positive("training.grad_accum_steps", t.grad_accum_steps)?;
+        positive("training.checkpoint_every", t.checkpoint_every)?;
+        positive("training.keep_last", t.keep_last)?;
+        positive("training.log_every", t.log_every)?;
+        positive("training.eval_every", t.eval_every)?;
+        positive("training.eval_batches", t.eval_batches)?;
+        if let Some(max_steps) = t.max_steps {
+            self.check_warmup(max_steps, &format!("training.max_steps = {max_steps}"))?;
+        }
+        Ok(())
+    }
+
+    /// `schedule.warmup_steps` must not exceed the run's total steps.
+    pub fn check_warmup(&self, total_steps: usize, source: &str) -> Result<()> {
+        if self.schedule.warmup_steps > total_steps {
+            bail!(
+                "schedule.warmup_steps = {} exceeds the total steps {total_steps} ({source})",
+                self.schedule.warmup_steps
+            );
+        }
+        Ok(())
+    }
+
+    /// The model architecture for a tokenizer of `vocab_size` ids; an error if the config
+    /// wrote another `model.vocab_size`.
+    pub fn gpt_config(&self, vocab_size: usize) -> Result<GptConfig> {
+        self.model.with_vocab_size(vocab_size)
+    }
+
+    /// The learner's settings for a run of `total_steps` optimizer steps.
+    pub fn learner_config(&self, total_steps: usize) -> LearnerConfig {
+        LearnerConfig {
+            optimizer: self.optimizer,
+            schedule: WarmupCosine {
+                lr_max: self.optimizer.lr,
+                min_lr: self.schedule.min_lr,
+                warmup_steps: self.schedule.warmup_steps,
+                total_steps,
+            },
+        }
+    }
+
+    /// The run directory `<out_dir>/<run_name>`.
+    pub fn run_dir(&self) -> PathBuf {
+        let name = self.training.run_name.as_deref().unwrap_or("run");
+        self.training.out_dir.join(name)
+    }
+
+    /// Writes this config as the run's `config.toml`.
+    pub fn save(&self, run: &RunDir) -> Result<()> {
+        fs::create_dir_all(run.root()).with_context(|| format!("cannot create run directory {}", run.root().display()))?;
+        let toml = toml::to_string_pretty(self).context("cannot serialize the config")?;
+        write_atomic(&run.config(), toml.as_bytes())
+    }
+
+    /// Reads a run's `config.toml`.
+    pub fn load_saved(run: &RunDir) -> Result<Self> {
+        if !run.root().is_dir() {
+            bail!("run directory {} does not exist", run.root().display());
+        }
+        let path = run.config();
+        let text = fs::read_to_string(&path).with_context(|| format!("cannot read {} (is this a run directory?)", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("{}: not a valid run config", path.display()))
+    }
+}
+
+fn positive(key: &str, value: usize) -> Result<()> {
+    if value == 0 {
+        bail!("{key} must be > 0");
+    }
+    Ok(())
+}
