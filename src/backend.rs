@@ -181,16 +181,3 @@ fn missing_driver_message(why: &str) -> String {
          or rebuild without `--features wgpu` to train on the CPU"
     )
 }
-
-/// Runs `f` (a whole command) on a thread of the rayon pool that the CPU backends compute on.
-///
-/// Called from outside the pool, every parallel op of burn-ndarray hands its work to the pool's
-/// threads and puts the caller to sleep until they finish: two context switches per op, thousands
-/// per training step. From a pool thread, the caller takes part in the work and the other threads
-/// steal from it (docs/performance.md). The pool has
-/// `RAYON_NUM_THREADS` threads (default: one per core), with the main thread's 8 MiB stacks.
-pub fn run_in_compute_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    // Fails only if the pool already exists, which then serves as it is.
-    let _ = rayon::ThreadPoolBuilder::new().stack_size(8 << 20).build_global();
-    rayon::scope(|_| f())
-}

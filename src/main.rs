@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Parser;
 
-use burngpt::backend;
 use burngpt::cli::{Cli, Command, TrainArgs};
 
 /// mimalloc instead of the system allocator. A training step frees and allocates the same
@@ -24,7 +23,7 @@ const INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match backend::run_in_compute_pool(|| run(cli)) {
+    match run_in_compute_pool(|| run(cli)) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -52,4 +51,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
 fn train(args: &TrainArgs, device: Option<&str>) -> Result<ExitCode> {
     let summary = commands::train::run(args, device)?;
     Ok(if summary.interrupted { ExitCode::from(INTERRUPTED) } else { ExitCode::SUCCESS })
+}
+
+/// Runs `f` (a whole command) on a thread of the rayon pool that the CPU backends compute on.
+///
+/// Called from outside the pool, every parallel op of burn-ndarray hands its work to the pool's
+/// threads and puts the caller to sleep until they finish: two context switches per op, thousands
+/// per training step. From a pool thread, the caller takes part in the work and the other threads
+/// steal from it (docs/performance.md). The pool has
+/// `RAYON_NUM_THREADS` threads (default: one per core), with the main thread's 8 MiB stacks.
+fn run_in_compute_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    // Fails only if the pool already exists, which then serves as it is.
+    let _ = rayon::ThreadPoolBuilder::new().stack_size(8 << 20).build_global();
+    rayon::scope(|_| f())
 }

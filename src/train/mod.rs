@@ -13,7 +13,6 @@ mod setup;
 mod stop;
 mod trainer;
 
-pub use clip::clip_global_norm;
 pub use eval::{evaluate, window_batches, WindowBatches};
 pub use learner::{forward_backward, init_model, Learner, LearnerConfig, StepOutput};
 pub use loss::cross_entropy;

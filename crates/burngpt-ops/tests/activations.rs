@@ -79,23 +79,28 @@ fn softmax_and_log_softmax<A: AutodiffBackend + FusedOps>(backend: &str) {
 }
 
 /// GELU and its gradient (one node; one pass each way on ndarray) against f64 `x Phi(x)` and
-/// `Phi(x) + x phi(x)` (erf from the f64 `erf` of libm: ndarray's float32 rational approximation
-/// errs by < 5e-7).
+/// `Phi(x) + x phi(x)` (erf from the f64 `erf` of libm). The float32 `erf` errs by < 5e-7 on
+/// ndarray (its rational approximation) and flex; wgpu's (cubecl's) by up to 2e-6 (6e-7 seen
+/// near x = 0.07 on lavapipe), which `Phi` halves.
 fn gelu_exact<A: AutodiffBackend + FusedOps>(backend: &str) {
     let dev = Default::default();
+    let half_erf_err = if backend == "wgpu" { 1e-6 } else { 2.5e-7 };
     let xs: Vec<f32> = (0..60_000).map(|i| -6.0 + i as f32 * 0.0002).collect(); // [-6, 6)
     let n = xs.len();
     let x = Tensor::<A, 1>::from_data(TensorData::new(xs.clone(), [n]), &dev).require_grad();
     let y = gelu(x.clone());
     let values: Vec<f32> = y.clone().into_data().to_vec().expect("f32");
     let grad: Vec<f32> = x.grad(&y.sum().backward()).expect("gradient").into_data().to_vec().expect("f32");
+    let mut worst = 0.0f64;
     for i in 0..n {
         let v = xs[i] as f64;
         let cdf = 0.5 * (1.0 + libm::erf(v / std::f64::consts::SQRT_2));
+        worst = worst.max((values[i] as f64 - v * cdf).abs() / v.abs().max(1e-3));
         let pdf = (-0.5 * v * v).exp() / (2.0 * std::f64::consts::PI).sqrt();
-        // |x| * 2.5e-7 from erf, plus float32 rounding of the result
-        let tol = 2.5e-7 * v.abs() + 1.2e-7 * (v * cdf).abs() + 1e-12;
+        // |x| * erf's error / 2, plus float32 rounding of the result
+        let tol = half_erf_err * v.abs() + 1.2e-7 * (v * cdf).abs() + 1e-12;
         assert!((values[i] as f64 - v * cdf).abs() <= tol, "{backend} gelu({v}) = {}, f64 {}", values[i], v * cdf);
-        assert!((grad[i] as f64 - (cdf + v * pdf)).abs() <= 2.5e-7 * (1.0 + v.abs()) + 2.4e-7, "{backend} gelu'({v}) = {}, f64 {}", grad[i], cdf + v * pdf);
+        assert!((grad[i] as f64 - (cdf + v * pdf)).abs() <= half_erf_err * (1.0 + v.abs()) + 2.4e-7, "{backend} gelu'({v}) = {}, f64 {}", grad[i], cdf + v * pdf);
     }
+    eprintln!("{backend}: largest |gelu(x) error| / |x| = {worst:.2e}");
 }
