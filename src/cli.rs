@@ -201,6 +201,10 @@ pub struct TrainArgs {
     /// runs to the configured end, so `--resume` continues the same run).
     #[arg(long, value_name = "N")]
     pub stop_at_step: Option<usize>,
+    /// Start the run over: delete the checkpoints, metrics and plots that an earlier run of the
+    /// same name left in its directory. Without it, training refuses a directory that holds a run.
+    #[arg(long, conflicts_with = "resume")]
+    pub start_over: bool,
 }
 
 impl TrainArgs {

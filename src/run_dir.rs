@@ -90,6 +90,28 @@ impl RunDir {
         self.checkpoints().join(LATEST_FILE)
     }
 
+    /// Whether a run trained here: its metrics or checkpoints exist (prepared data, or a config
+    /// left by a run that failed before its first step, is not a run).
+    pub fn holds_run(&self) -> bool {
+        self.metrics().exists() || self.checkpoints().exists()
+    }
+
+    /// Deletes what a run wrote besides its prepared data: checkpoints, metrics, plots, config.
+    /// Only for a user who asked to start the run over.
+    pub fn clear_run(&self) -> Result<()> {
+        if self.checkpoints().exists() {
+            fs::remove_dir_all(self.checkpoints())
+                .with_context(|| format!("cannot delete {}", self.checkpoints().display()))?;
+        }
+        let [png, svg] = self.plots();
+        for file in [self.metrics(), png, svg, self.config()] {
+            if file.exists() {
+                fs::remove_file(&file).with_context(|| format!("cannot delete {}", file.display()))?;
+            }
+        }
+        Ok(())
+    }
+
     /// `checkpoints/step-NNNNNN/` (six digits, so that names sort by step).
     pub fn checkpoint(&self, step: usize) -> PathBuf {
         self.checkpoints().join(format!("step-{step:06}"))

@@ -3,6 +3,7 @@
 use anyhow::{bail, Context, Result};
 
 use burngpt::backend;
+use burngpt::checkpoint;
 use burngpt::run_dir::RunDir;
 use burngpt::cli::TrainArgs;
 use burngpt::config::RunConfig;
@@ -21,6 +22,7 @@ pub fn run(args: &TrainArgs, device: Option<&str>) -> Result<TrainSummary> {
         (None, Some(path)) => {
             let config = RunConfig::load(path, &args.overrides())?;
             let run_dir = config.run_dir();
+            refuse_or_clear(&RunDir::new(&run_dir), args.start_over)?;
             (config, run_dir, Start::Fresh)
         }
         (None, None) => bail!("no config given: pass --config FILE (e.g. --config configs/tiny.toml) or --resume DIR"),
@@ -31,4 +33,23 @@ pub fn run(args: &TrainArgs, device: Option<&str>) -> Result<TrainSummary> {
     let device = backend::device(device)?;
     let label = format!("backend {}, device {device:?}", backend::name());
     train::<backend::Training>(&config, &RunDir::new(&run_dir), start, &stop, args.stop_at_step, &device, &label)
+}
+
+/// A new run may not land on an earlier one: its checkpoints would be pruned and its metrics
+/// truncated. Refused unless the user said `--start-over`, which deletes them first.
+fn refuse_or_clear(run: &RunDir, start_over: bool) -> Result<()> {
+    if !run.holds_run() {
+        return Ok(());
+    }
+    if !start_over {
+        let last = checkpoint::read_latest(run.root()).map(|l| format!(" (last checkpoint: step {})", l.last)).unwrap_or_default();
+        bail!(
+            "{} already holds a run{last}: continue it with `--resume {}`, or delete it and start over with \
+             `--start-over` (or choose another training.run_name)",
+            run.root().display(),
+            run.root().display()
+        );
+    }
+    println!("Starting {} over: deleting its checkpoints, metrics and plots", run.root().display());
+    run.clear_run()
 }

@@ -179,3 +179,27 @@ fn corpus_shorter_than_a_window_is_a_clear_error() {
         &["holds no text"],
     );
 }
+
+/// A training command on a directory that already holds a run refuses (the run was pruned and
+/// truncated before), names both ways on, and leaves the run as it was; `--start-over` replaces it.
+#[test]
+fn rerunning_a_config_on_an_existing_run_is_refused_unless_asked_to_start_over() {
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let set_out = format!("training.out_dir={}", out_dir.path().display());
+    let args = ["--config", "configs/tiny.toml", "--set", &set_out, "--set", "schedule.warmup_steps=1", "--max-steps", "4"];
+    let first = burngpt(&args);
+    assert!(first.status.success(), "first run: {}", stderr(&first));
+    let run = out_dir.path().join("tiny");
+    let latest = std::fs::read(run.join("checkpoints/latest.json")).expect("latest.json");
+    let metrics = std::fs::read(run.join("metrics.csv")).expect("metrics.csv");
+    let again: Vec<&str> = args.iter().copied().chain(["--stop-at-step", "2"]).collect();
+    fails_with(&again, &["already holds a run", "last checkpoint: step 4", "--resume", "--start-over"]);
+    assert_eq!(std::fs::read(run.join("checkpoints/latest.json")).expect("latest.json"), latest, "latest.json changed");
+    assert_eq!(std::fs::read(run.join("metrics.csv")).expect("metrics.csv"), metrics, "metrics.csv changed");
+    assert!(run.join("checkpoints/step-000004").is_dir(), "the finished checkpoint is gone");
+    let over: Vec<&str> = again.iter().copied().chain(["--start-over"]).collect();
+    let out = burngpt(&over);
+    assert!(out.status.code() == Some(130), "start over, stopped at step 2: {}", stderr(&out));
+    assert!(!run.join("checkpoints/step-000004").exists(), "the old run's checkpoints remain");
+    assert!(run.join("checkpoints/step-000002").is_dir(), "the new run's checkpoint is missing");
+}
