@@ -55,7 +55,8 @@ PATCH
 
 printf 'seed\tours_20batch\tours_whole\tnanogpt_20batch\tnanogpt_whole\n' > "$OUT/table.tsv"
 for s in $SEEDS; do
-    "$BIN" --config configs/shakespeare_char.toml --seed "$s" --max-steps "$STEPS" \
+    # --start-over: a rerun of this script replaces its own earlier runs under $OUT
+    "$BIN" --config configs/shakespeare_char.toml --seed "$s" --max-steps "$STEPS" --start-over \
         --set training.out_dir="$OUT/runs_$s" > "$OUT/ours_$s.log"
     ours20=$(grep -o 'val loss [0-9.]*' "$OUT/ours_$s.log" | tail -1 | cut -d' ' -f3)
     oursw=$("$BIN" eval --run "$OUT/runs_$s/shakespeare_char" --checkpoint last | grep -o 'val loss [0-9.]*' | cut -d' ' -f3)
