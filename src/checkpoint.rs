@@ -13,8 +13,7 @@ use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Record, Recorde
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 
-use crate::run_dir::{MODEL_FILE, OPTIM_FILE, STATE_FILE};
-use crate::run_dir::{write_atomic, write_synced, RunDir};
+use crate::run_dir::{write_atomic, write_synced, RunDir, MODEL_FILE, OPTIM_FILE, STATE_FILE};
 
 /// Version of the checkpoint layout, checked on load.
 pub const FORMAT_VERSION: u32 = 1;

@@ -24,8 +24,9 @@ use burngpt::run_dir::RunDir;
 /// `--checkpoint` value: `best`, `last` or a step number.
 pub fn load_run<B: Backend>(run: &Path, which: &str, device: &B::Device) -> Result<(RunConfig, Tokenizer, Gpt<B>)> {
     let which: Which = which.parse().map_err(|e: String| anyhow!("--checkpoint {e}"))?;
-    let config = RunConfig::load_saved(&RunDir::new(run))?;
-    let tokenizer_path = RunDir::new(run).tokenizer();
+    let run_dir = RunDir::new(run);
+    let config = RunConfig::load_saved(&run_dir)?;
+    let tokenizer_path = run_dir.tokenizer();
     if !tokenizer_path.is_file() {
         bail!("tokenizer {} is missing: the run directory is incomplete", tokenizer_path.display());
     }

@@ -48,7 +48,6 @@ impl RunConfig {
         config.validate()?;
         Ok(config)
     }
-
 }
 
 /// The two ways to give the training budget: setting one replaces the other.

@@ -2,7 +2,7 @@
 //! [`OptimizerConfig`]) and [`RunConfig`], the whole run: every layer's section side by side.
 
 use std::fs;
-use std::path::{PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -55,6 +55,24 @@ pub struct TrainingConfig {
     pub run_name: Option<String>,
 }
 
+impl TrainingConfig {
+    /// Rejects zero counts and a budget given twice or not at all, naming the `training.` key.
+    pub fn validate(&self) -> Result<()> {
+        positive("training.batch_size", self.batch_size)?;
+        match (self.epochs, self.max_steps) {
+            (Some(e), None) => positive("training.epochs", e)?,
+            (None, Some(n)) => positive("training.max_steps", n)?,
+            _ => bail!("set exactly one of training.epochs and training.max_steps"),
+        }
+        positive("training.grad_accum_steps", self.grad_accum_steps)?;
+        positive("training.checkpoint_every", self.checkpoint_every)?;
+        positive("training.keep_last", self.keep_last)?;
+        positive("training.log_every", self.log_every)?;
+        positive("training.eval_every", self.eval_every)?;
+        positive("training.eval_batches", self.eval_batches)
+    }
+}
+
 /// A whole run, as written in its TOML file: each section is its layer's own config type.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -76,42 +94,13 @@ impl RunConfig {
     pub fn validate(&self) -> Result<()> {
         self.model.validate()?;
         self.data.validate()?;
-        let o = &self.optimizer;
-        if !(o.lr > 0.0) {
-            bail!("optimizer.lr = {} must be > 0", o.lr);
+        self.optimizer.validate()?;
+        let (s, lr) = (&self.schedule, self.optimizer.lr);
+        if !(s.min_lr >= 0.0 && s.min_lr <= lr) {
+            bail!("schedule.min_lr = {} must be in [0, optimizer.lr = {lr}]", s.min_lr);
         }
-        for (key, beta) in [("optimizer.beta1", o.beta1), ("optimizer.beta2", o.beta2)] {
-            if !(0.0..1.0).contains(&beta) {
-                bail!("{key} = {beta} must be in [0, 1)");
-            }
-        }
-        if !(o.eps > 0.0) {
-            bail!("optimizer.eps = {} must be > 0", o.eps);
-        }
-        if !(o.weight_decay >= 0.0) {
-            bail!("optimizer.weight_decay = {} must be >= 0", o.weight_decay);
-        }
-        if !(o.grad_clip >= 0.0) {
-            bail!("optimizer.grad_clip = {} must be >= 0 (0 disables clipping)", o.grad_clip);
-        }
-        let s = &self.schedule;
-        if !(s.min_lr >= 0.0 && s.min_lr <= o.lr) {
-            bail!("schedule.min_lr = {} must be in [0, optimizer.lr = {}]", s.min_lr, o.lr);
-        }
-        let t = &self.training;
-        positive("training.batch_size", t.batch_size)?;
-        match (t.epochs, t.max_steps) {
-            (Some(e), None) => positive("training.epochs", e)?,
-            (None, Some(n)) => positive("training.max_steps", n)?,
-            _ => bail!("set exactly one of training.epochs and training.max_steps"),
-        }
-        positive("training.grad_accum_steps", t.grad_accum_steps)?;
-        positive("training.checkpoint_every", t.checkpoint_every)?;
-        positive("training.keep_last", t.keep_last)?;
-        positive("training.log_every", t.log_every)?;
-        positive("training.eval_every", t.eval_every)?;
-        positive("training.eval_batches", t.eval_batches)?;
-        if let Some(max_steps) = t.max_steps {
+        self.training.validate()?;
+        if let Some(max_steps) = self.training.max_steps {
             self.check_warmup(max_steps, &format!("training.max_steps = {max_steps}"))?;
         }
         Ok(())

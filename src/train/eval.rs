@@ -6,8 +6,8 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burngpt_ops::FusedOps;
 use rand::RngExt;
 
-use super::loss::cross_entropy;
 use super::config::RunConfig;
+use super::loss::cross_entropy;
 use crate::data::{Batch, PreparedData};
 use crate::model::Gpt;
 use crate::seed::{self, Stream};

@@ -14,6 +14,7 @@
 
 use burn::module::AutodiffModule;
 use burn::optim::adaptor::OptimizerAdaptor;
+use anyhow::{bail, Result};
 use burn::optim::{AdamW, AdamWState, AdaptiveMomentumState, LearningRate, SimpleOptimizer};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorPrimitive};
@@ -39,6 +40,30 @@ pub struct OptimizerConfig {
     pub decay_all: bool,
     /// Global gradient-norm clipping threshold; `0` disables clipping.
     pub grad_clip: f64,
+}
+
+impl OptimizerConfig {
+    /// Rejects impossible values, naming the `optimizer.` key.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.lr > 0.0) {
+            bail!("optimizer.lr = {} must be > 0", self.lr);
+        }
+        for (key, beta) in [("optimizer.beta1", self.beta1), ("optimizer.beta2", self.beta2)] {
+            if !(0.0..1.0).contains(&beta) {
+                bail!("{key} = {beta} must be in [0, 1)");
+            }
+        }
+        if !(self.eps > 0.0) {
+            bail!("optimizer.eps = {} must be > 0", self.eps);
+        }
+        if !(self.weight_decay >= 0.0) {
+            bail!("optimizer.weight_decay = {} must be >= 0", self.weight_decay);
+        }
+        if !(self.grad_clip >= 0.0) {
+            bail!("optimizer.grad_clip = {} must be >= 0 (0 disables clipping)", self.grad_clip);
+        }
+        Ok(())
+    }
 }
 
 /// AdamW with a decayed and a non-decayed parameter group.

@@ -7,11 +7,11 @@ use anyhow::{Context, Result};
 use burn::module::Module;
 use burngpt_ops::FusedAutodiffBackend;
 
+use super::config::RunConfig;
 use super::eval::validation_batches;
 use super::learner::{init_model, Learner};
 use super::monitor::{group, Monitor};
 use crate::checkpoint::{self, TrainState, Which};
-use super::config::RunConfig;
 use crate::data::{ensure_prepared, Batch, PreparedData, Sampler};
 use crate::model::Gpt;
 use crate::run_dir::RunDir;

@@ -4,12 +4,12 @@ use anyhow::{bail, Result};
 use burn::module::AutodiffModule;
 use burngpt_ops::FusedAutodiffBackend;
 
+use super::config::RunConfig;
 use super::eval::evaluate;
 use super::learner::Learner;
 use super::monitor::group;
 use super::setup::{Run, Start};
 use super::stop::StopHandle;
-use super::config::RunConfig;
 use crate::checkpoint::{self, TrainState};
 use crate::data::Batch;
 use crate::model::Gpt;

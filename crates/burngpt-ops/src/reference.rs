@@ -145,7 +145,7 @@ pub fn adamw_update<B: Backend>(
         }
         _ => None,
     };
-    let (w, state) = SimpleOptimizer::<B>::step(&adamw, step.lr_f64, flat(w), flat(g), state);
+    let (w, state) = SimpleOptimizer::<B>::step(&adamw, step.lr, flat(w), flat(g), state);
     match state {
         Some(AdamWState { momentum }) => [back(w), back(momentum.moment_1), back(momentum.moment_2)],
         None => unreachable!("AdamW always returns its state"),

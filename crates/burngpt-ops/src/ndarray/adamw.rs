@@ -25,18 +25,53 @@ const CHUNK: usize = 1 << 14;
 pub(crate) fn adamw_update(step: &AdamWStep, w: &[f32], g: &[f32], m: &mut [f32], v: &mut [f32], out: &mut [f32]) {
     let n = w.len();
     assert!(g.len() == n && m.len() == n && v.len() == n && out.len() == n, "AdamW buffers differ in length");
+    let s = Scalars::of(step);
     if n < 2 * CHUNK {
-        update_chunk(step, w, g, m, v, out);
+        update_chunk(&s, w, g, m, v, out);
         return;
     }
     out.par_chunks_mut(CHUNK)
         .zip(m.par_chunks_mut(CHUNK))
         .zip(v.par_chunks_mut(CHUNK))
         .zip(w.par_chunks(CHUNK).zip(g.par_chunks(CHUNK)))
-        .for_each(|(((out, m), v), (w, g))| update_chunk(step, w, g, m, v, out));
+        .for_each(|(((out, m), v), (w, g))| update_chunk(&s, w, g, m, v, out));
 }
 
-fn update_chunk(s: &AdamWStep, w: &[f32], g: &[f32], m: &mut [f32], v: &mut [f32], out: &mut [f32]) {
+/// The scalars Burn 0.21's `AdamW` derives from a step's hyperparameters, in float32 as it
+/// computes them.
+struct Scalars {
+    beta1: f32,
+    beta2: f32,
+    /// `1 - beta1`, `1 - beta2`.
+    factor1: f32,
+    factor2: f32,
+    /// `1 - beta^t`.
+    correction1: f32,
+    correction2: f32,
+    eps: f32,
+    /// `1 - lr * weight_decay` (`None` when the decay is 0: the weight is not multiplied).
+    keep: Option<f32>,
+    lr: f32,
+}
+
+impl Scalars {
+    fn of(step: &AdamWStep) -> Self {
+        let decay_rate = step.lr * step.weight_decay as f64;
+        Self {
+            beta1: step.beta1,
+            beta2: step.beta2,
+            factor1: 1.0 - step.beta1,
+            factor2: 1.0 - step.beta2,
+            correction1: 1.0 - step.beta1.powi(step.time as i32),
+            correction2: 1.0 - step.beta2.powi(step.time as i32),
+            eps: step.eps,
+            keep: (decay_rate != 0.0).then_some((1.0 - decay_rate) as f32),
+            lr: step.lr as f32,
+        }
+    }
+}
+
+fn update_chunk(s: &Scalars, w: &[f32], g: &[f32], m: &mut [f32], v: &mut [f32], out: &mut [f32]) {
     for ((((out, m), v), &w), &g) in out.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(w).zip(g) {
         // Burn: moment_1.mul_scalar(beta_1).add(grad.mul_scalar(factor_1)); moment_2 likewise with
         // grad.square(); the first step's `g * factor` equals `0 * beta + g * factor` exactly.
