@@ -165,6 +165,10 @@ pub struct PrepareArgs {
     /// Fraction of the characters in the training split.
     #[arg(long, value_name = "F", default_value_t = 0.9)]
     pub train_fraction: f64,
+    /// Replace the tokenizer and token files that the directory already holds (runs trained
+    /// from them cannot be resumed on the new ones).
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 /// Options of `plot`.
@@ -197,6 +201,10 @@ pub struct TrainArgs {
     /// used; only safe keys may be overridden).
     #[arg(long, value_name = "DIR", conflicts_with = "config")]
     pub resume: Option<PathBuf>,
+    /// With --resume: continue from this checkpoint (`last`, `best` or a step number) instead of
+    /// the last one; the checkpoints after it are moved to `checkpoints/after-step-N/`.
+    #[arg(long, value_name = "STEP", requires = "resume")]
+    pub checkpoint: Option<String>,
     /// Save a checkpoint and stop after this step, as if interrupted (the schedule still
     /// runs to the configured end, so `--resume` continues the same run).
     #[arg(long, value_name = "N")]

@@ -17,8 +17,9 @@ use burngpt::cli::{Cli, Command, TrainArgs};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The exit code of a training run stopped early (Ctrl-C, `--stop-at-step`) with its
-/// checkpoint saved: 128 + SIGINT, as a shell reports a process ended by Ctrl-C.
+/// The exit code of a training run stopped early by `--stop-at-step` or Ctrl-C with its
+/// checkpoint saved: 128 + SIGINT, as a shell reports a process ended by Ctrl-C (after SIGTERM,
+/// 128 + 15 = 143).
 const INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
@@ -47,10 +48,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Trains; a run stopped before its last step exits with [`INTERRUPTED`].
+/// Trains; a run stopped before its last step exits with 128 + the signal that stopped it, or
+/// [`INTERRUPTED`] for `--stop-at-step`.
 fn train(args: &TrainArgs, device: Option<&str>) -> Result<ExitCode> {
-    let summary = commands::train::run(args, device)?;
-    Ok(if summary.interrupted { ExitCode::from(INTERRUPTED) } else { ExitCode::SUCCESS })
+    let (summary, stop) = commands::train::run(args, device)?;
+    Ok(match (summary.interrupted, stop.signal()) {
+        (false, _) => ExitCode::SUCCESS,
+        (true, Some(signal)) => ExitCode::from(128 + signal as u8),
+        (true, None) => ExitCode::from(INTERRUPTED),
+    })
 }
 
 /// Runs `f` (a whole command) on a thread of the rayon pool that the CPU backends compute on.

@@ -1,10 +1,10 @@
 //! `burngpt eval`: validation loss and perplexity of a saved model.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use burngpt::backend;
 use burngpt::cli::EvalArgs;
-use burngpt::data::open_prepared;
+use burngpt::data::{data_dir, open_prepared};
 use burngpt::train::{evaluate, window_batches};
 
 use super::load_run;
@@ -23,8 +23,10 @@ pub fn run(args: &EvalArgs, device: Option<&str>) -> Result<()> {
             (ids, path.display().to_string())
         }
         None => {
-            let data = open_prepared(&args.run)?;
-            (data.val.to_vec()?, format!("the validation split of {}", args.run.display()))
+            // The run's own token files, or the prepared directory it was trained from.
+            let dir = data_dir(&config.data, &args.run);
+            let data = open_prepared(&dir)?;
+            (data.val.to_vec()?, format!("the validation split of {}", dir.display()))
         }
     };
     let set = window_batches::<backend::Inference>(&tokens, block, config.training.batch_size, &source, &device)?;
@@ -32,5 +34,8 @@ pub fn run(args: &EvalArgs, device: Option<&str>) -> Result<()> {
     let loss = evaluate(&model, set.batches);
     println!("{source}: {} windows of {window} tokens in {n} batches", set.windows);
     println!("val loss {loss:.4} | perplexity {:.2}", loss.exp());
+    if !loss.is_finite() {
+        bail!("the loss of checkpoint {} of {} is {loss}: the model is diverged", args.checkpoint, args.run.display());
+    }
     Ok(())
 }

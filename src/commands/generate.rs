@@ -15,6 +15,9 @@ use super::load_run;
 pub fn run(args: &GenerateArgs, device: Option<&str>) -> Result<()> {
     let sampling = SamplingConfig { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p, greedy: args.greedy };
     sampling.validate()?;
+    if args.num_samples == 0 {
+        bail!("--num-samples 0: expected at least 1");
+    }
     let prompt = match (&args.prompt, &args.prompt_file) {
         (Some(p), _) => p.clone(),
         (None, Some(path)) => std::fs::read_to_string(path).with_context(|| format!("cannot read --prompt-file {}", path.display()))?,

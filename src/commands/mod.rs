@@ -31,7 +31,7 @@ pub fn load_run<B: Backend>(run: &Path, which: &str, device: &B::Device) -> Resu
         bail!("tokenizer {} is missing: the run directory is incomplete", tokenizer_path.display());
     }
     let tokenizer = Tokenizer::load(&tokenizer_path)?;
-    let dir = checkpoint::checkpoint_dir(run, which)?;
+    let dir = checkpoint::open_checkpoint(&run_dir, which)?.dir;
     let gpt = config.gpt_config(tokenizer.vocab_size())?;
     let model = burngpt::model::load_model::<B>(&gpt, &dir, device)?;
     Ok((config, tokenizer, model))

@@ -5,6 +5,7 @@ use anyhow::{bail, Result};
 use burngpt::cli::PrepareArgs;
 use burngpt::config::RunConfig;
 use burngpt::data::{DataConfig, TokenizerKind};
+use burngpt::run_dir::{RunDir, META_FILE};
 
 /// Prepares the data of `--config`, or of `--input` with the tokenizer options, into the
 /// run directory or `--out`.
@@ -33,6 +34,19 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
         }
         _ => bail!("prepare needs --config FILE, or --input PATH and --out DIR"),
     };
+    if RunDir::new(&dir).holds_run() {
+        bail!(
+            "{} holds a training run: preparing again would replace the tokenizer and token files its checkpoints \
+             were trained on; prepare into another directory (--out DIR)",
+            dir.display()
+        );
+    }
+    if dir.join(META_FILE).is_file() && !args.overwrite {
+        bail!(
+            "{} already holds prepared data: pass --overwrite to replace it (runs trained from it then cannot resume)",
+            dir.display()
+        );
+    }
     let meta = burngpt::data::prepare(&data, &dir, &mut |m| println!("{m}"))?;
     println!("Vocabulary size: {} ({} ids)", meta.vocab_size, meta.dtype);
     Ok(())

@@ -1,55 +1,61 @@
 //! `burngpt train` (and `burngpt --config FILE`): a new run, or `--resume DIR`.
 
-use anyhow::{bail, Context, Result};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+use signal_hook::consts::{SIGINT, SIGTERM};
 
 use burngpt::backend;
-use burngpt::checkpoint;
-use burngpt::run_dir::RunDir;
+use burngpt::checkpoint::Which;
 use burngpt::cli::TrainArgs;
 use burngpt::config::RunConfig;
+use burngpt::run_dir::RunDir;
 use burngpt::train::{train, Start, StopHandle, TrainSummary};
 
-/// Trains from `--config`, or continues the run `--resume` names; Ctrl-C stops after the
-/// current step with a checkpoint saved (the summary then says `interrupted`).
-pub fn run(args: &TrainArgs, device: Option<&str>) -> Result<TrainSummary> {
+/// Trains from `--config`, or continues the run `--resume` names. Ctrl-C (SIGINT) or SIGTERM
+/// stops after the current step with a checkpoint saved; the summary then says `interrupted`
+/// and the handle which signal asked (a second Ctrl-C ends the process at once).
+pub fn run(args: &TrainArgs, device: Option<&str>) -> Result<(TrainSummary, StopHandle)> {
+    if args.stop_at_step == Some(0) {
+        bail!("--stop-at-step 0: expected a step of at least 1 (step 0 is before training)");
+    }
     let (config, run_dir, start) = match (&args.resume, &args.config) {
         (Some(dir), _) => {
             let saved = RunConfig::load_saved(&RunDir::new(dir))?;
             let config = RunConfig::for_resume(&saved, &args.overrides())
                 .with_context(|| format!("cannot resume {}", dir.display()))?;
-            (config, dir.clone(), Start::Resume)
+            let which: Which = match &args.checkpoint {
+                Some(text) => text.parse().map_err(|e: String| anyhow!("--checkpoint {e}"))?,
+                None => Which::Last,
+            };
+            (config, dir.clone(), Start::Resume(which))
         }
         (None, Some(path)) => {
             let config = RunConfig::load(path, &args.overrides())?;
             let run_dir = config.run_dir();
-            refuse_or_clear(&RunDir::new(&run_dir), args.start_over)?;
-            (config, run_dir, Start::Fresh)
+            (config, run_dir, if args.start_over { Start::StartOver } else { Start::Fresh })
         }
         (None, None) => bail!("no config given: pass --config FILE (e.g. --config configs/tiny.toml) or --resume DIR"),
     };
     let stop = StopHandle::new();
-    let on_ctrl_c = stop.clone();
-    ctrlc::set_handler(move || on_ctrl_c.request()).context("cannot install the Ctrl-C handler")?;
+    on_signals(&stop)?;
     let device = backend::device(device)?;
     let label = format!("backend {}, device {device:?}", backend::name());
-    train::<backend::Training>(&config, &RunDir::new(&run_dir), start, &stop, args.stop_at_step, &device, &label)
+    let summary = train::<backend::Training>(&config, &RunDir::new(&run_dir), start, &stop, args.stop_at_step, &device, &label)?;
+    Ok((summary, stop))
 }
 
-/// A new run may not land on an earlier one: its checkpoints would be pruned and its metrics
-/// truncated. Refused unless the user said `--start-over`, which deletes them first.
-fn refuse_or_clear(run: &RunDir, start_over: bool) -> Result<()> {
-    if !run.holds_run() {
-        return Ok(());
+/// SIGINT (Ctrl-C) and SIGTERM (what Slurm, Kubernetes and systemd send before SIGKILL) ask the
+/// run to stop after its current step; a second SIGINT ends the process at once (exit 130).
+fn on_signals(stop: &StopHandle) -> Result<()> {
+    let asked = Arc::new(AtomicBool::new(false));
+    // Registered first, so that it sees the flag as the previous signal left it.
+    signal_hook::flag::register_conditional_shutdown(SIGINT, 128 + SIGINT, asked.clone())
+        .context("cannot install the Ctrl-C handler")?;
+    for signal in [SIGINT, SIGTERM] {
+        signal_hook::flag::register(signal, asked.clone()).context("cannot install a signal handler")?;
+        signal_hook::flag::register_usize(signal, stop.flag(), signal as usize).context("cannot install a signal handler")?;
     }
-    if !start_over {
-        let last = checkpoint::read_latest(run.root()).map(|l| format!(" (last checkpoint: step {})", l.last)).unwrap_or_default();
-        bail!(
-            "{} already holds a run{last}: continue it with `--resume {}`, or delete it and start over with \
-             `--start-over` (or choose another training.run_name)",
-            run.root().display(),
-            run.root().display()
-        );
-    }
-    println!("Starting {} over: deleting its checkpoints, metrics and plots", run.root().display());
-    run.clear_run()
+    Ok(())
 }

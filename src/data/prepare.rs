@@ -9,17 +9,20 @@ use serde::{Deserialize, Serialize};
 use super::source::TextSource;
 use super::tokenizer::{check_vocab, Tokenizer};
 use super::tokens::{TokenFile, TokenWriter};
-use crate::run_dir::{write_atomic, META_FILE, TOKENIZER_FILE, TRAIN_FILE, VAL_FILE};
 use super::config::{DataConfig, TokenizerKind};
-
+use crate::run_dir::{hash_file, write_atomic, Manifest, META_FILE, TOKENIZER_FILE, TRAIN_FILE, VAL_FILE};
 
 /// What `data.json` records about a prepared corpus.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataMeta {
     /// The text it was made from.
     pub source: PathBuf,
-    /// Size of the text in bytes (to notice a changed source).
+    /// Size of the text in bytes.
     pub source_bytes: u64,
+    /// Checksum of the text's contents (to notice a changed source); absent in data prepared by
+    /// versions before it was recorded.
+    #[serde(default)]
+    pub source_hash: Option<String>,
     /// Tokenizer kind.
     pub tokenizer: TokenizerKind,
     /// BPE vocabulary target it was trained with (`None` for char).
@@ -43,6 +46,9 @@ pub struct DataMeta {
     pub train_tokens: u64,
     /// Tokens in `val.bin`.
     pub val_tokens: u64,
+    /// Checksums of `tokenizer.json`, `train.bin` and `val.bin`, checked when they are opened.
+    #[serde(default)]
+    pub files: Manifest,
 }
 
 /// A prepared corpus, opened for training.
@@ -58,9 +64,9 @@ pub struct PreparedData {
 }
 
 impl DataMeta {
-    fn matches(&self, data: &DataConfig, source_bytes: u64) -> bool {
+    fn matches(&self, data: &DataConfig, source_hash: &str) -> bool {
         self.source == data.path
-            && self.source_bytes == source_bytes
+            && self.source_hash.as_deref() == Some(source_hash)
             && self.tokenizer == data.tokenizer
             && self.bpe_vocab_size == bpe_target(data)
             && self.train_fraction == data.train_fraction
@@ -72,15 +78,27 @@ fn bpe_target(data: &DataConfig) -> Option<usize> {
     (data.tokenizer == TokenizerKind::Bpe).then_some(data.vocab_size.unwrap_or(0))
 }
 
-/// The prepared data for `data`: `data.path` itself when it is a prepared directory,
-/// else `dir`, prepared now unless it already holds this corpus with these settings.
+/// Where a run in `run_dir` keeps its prepared data: `data.path` when it is a prepared
+/// directory (made by `burngpt prepare`), else the run directory itself.
+pub fn data_dir(data: &DataConfig, run_dir: &Path) -> PathBuf {
+    if data.path.join(META_FILE).is_file() {
+        data.path.clone()
+    } else {
+        run_dir.to_path_buf()
+    }
+}
+
+/// The prepared data for a new run in `dir`: `data.path` itself when it is a prepared
+/// directory, else `dir`, prepared now unless it already holds this corpus (the same contents,
+/// by checksum) with these settings. A resumed run opens its data with [`open_prepared`]
+/// instead and never prepares.
 pub fn ensure_prepared(data: &DataConfig, dir: &Path, log: &mut dyn FnMut(&str)) -> Result<PreparedData> {
     if data.path.join(META_FILE).is_file() {
         return open_prepared(&data.path);
     }
-    let source_bytes = TextSource::new(&data.path)?.bytes()?;
+    let source_hash = TextSource::new(&data.path)?.content_hash()?;
     if let Ok(meta) = read_meta(dir) {
-        if meta.matches(data, source_bytes) {
+        if meta.matches(data, &source_hash) {
             log(&format!("Using prepared data in {}", dir.display()));
             return open_prepared(dir);
         }
@@ -145,9 +163,15 @@ pub fn prepare(data: &DataConfig, dir: &Path, log: &mut dyn FnMut(&str)) -> Resu
         val.push(&tokenizer.encode(b)?)
     })?;
     let dtype = super::tokens::TokenDtype::for_vocab(vocab_size).name().to_string();
+    let (train_tokens, val_tokens) = (train.finish()?, val.finish()?);
+    let mut files = Manifest::default();
+    for name in [TOKENIZER_FILE, TRAIN_FILE, VAL_FILE] {
+        files.add_file(dir, name)?;
+    }
     let meta = DataMeta {
         source: data.path.clone(),
         source_bytes: source.bytes()?,
+        source_hash: Some(source.content_hash()?),
         tokenizer: data.tokenizer,
         bpe_vocab_size: bpe_target(data),
         train_fraction: data.train_fraction,
@@ -157,17 +181,19 @@ pub fn prepare(data: &DataConfig, dir: &Path, log: &mut dyn FnMut(&str)) -> Resu
         chars,
         train_chars,
         val_chars: chars - train_chars,
-        train_tokens: train.finish()?,
-        val_tokens: val.finish()?,
+        train_tokens,
+        val_tokens,
+        files,
     };
     write_atomic(&dir.join(META_FILE), serde_json::to_string_pretty(&meta)?.as_bytes())?;
     log(&format!("Prepared {} train and {} val tokens in {}", meta.train_tokens, meta.val_tokens, dir.display()));
     Ok(meta)
 }
 
-/// Opens a prepared directory and checks its parts agree.
+/// Opens a prepared directory and checks its files against their checksums and each other.
 pub fn open_prepared(dir: &Path) -> Result<PreparedData> {
     let meta = read_meta(dir)?;
+    meta.files.verify(dir).with_context(|| format!("the prepared data in {} cannot be used", dir.display()))?;
     let tokenizer = Tokenizer::load(&dir.join(TOKENIZER_FILE))?;
     let train = TokenFile::open(&dir.join(TRAIN_FILE))?;
     let val = TokenFile::open(&dir.join(VAL_FILE))?;
@@ -175,6 +201,11 @@ pub fn open_prepared(dir: &Path) -> Result<PreparedData> {
         check_vocab(&tokenizer, file.vocab_size(), &file.path().display().to_string())?;
     }
     Ok(PreparedData { meta, tokenizer, train, val })
+}
+
+/// The checksum of `dir`'s tokenizer, for comparing with a copy (see [`DataMeta::files`]).
+pub fn tokenizer_hash(dir: &Path) -> Result<String> {
+    hash_file(&dir.join(TOKENIZER_FILE))
 }
 
 fn read_meta(dir: &Path) -> Result<DataMeta> {

@@ -36,11 +36,20 @@ impl TextSource {
         Ok(Self { files })
     }
 
-    /// Total size in bytes (part of the fingerprint of prepared data).
+    /// Total size in bytes.
     pub fn bytes(&self) -> Result<u64> {
         self.files.iter().try_fold(0, |sum, f| {
             Ok(sum + std::fs::metadata(f).with_context(|| format!("cannot stat {}", f.display()))?.len())
         })
+    }
+
+    /// Checksum of the concatenated contents (what identifies the corpus of prepared data).
+    pub fn content_hash(&self) -> Result<String> {
+        let mut hasher = blake3::Hasher::new();
+        for path in &self.files {
+            hasher.update_mmap_rayon(path).with_context(|| format!("cannot read data file {}", path.display()))?;
+        }
+        Ok(format!("blake3:{}", hasher.finalize().to_hex()))
     }
 
     /// Calls `f` on successive chunks of the concatenated text (each about 1 MiB, ending

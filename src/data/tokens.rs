@@ -68,7 +68,7 @@ impl TokenWriter {
         let tmp = path.with_extension("bin.tmp");
         let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         let mut out = BufWriter::new(file);
-        out.write_all(&[0u8; HEADER_LEN])?;
+        out.write_all(&[0u8; HEADER_LEN]).with_context(|| format!("cannot write {}", tmp.display()))?;
         let dtype = TokenDtype::for_vocab(vocab_size);
         Ok(Self { out, tmp, path: path.to_path_buf(), dtype, vocab_size, count: 0 })
     }
@@ -79,10 +79,11 @@ impl TokenWriter {
             if id as usize >= self.vocab_size {
                 bail!("token id {id} is outside the vocabulary of {} ids", self.vocab_size);
             }
-            match self.dtype {
-                TokenDtype::U16 => self.out.write_all(&(id as u16).to_le_bytes())?,
-                TokenDtype::U32 => self.out.write_all(&id.to_le_bytes())?,
-            }
+            let written = match self.dtype {
+                TokenDtype::U16 => self.out.write_all(&(id as u16).to_le_bytes()),
+                TokenDtype::U32 => self.out.write_all(&id.to_le_bytes()),
+            };
+            written.with_context(|| format!("cannot write {}", self.tmp.display()))?;
         }
         self.count += ids.len() as u64;
         Ok(())
@@ -96,9 +97,10 @@ impl TokenWriter {
         header[8..12].copy_from_slice(&(self.dtype.bytes() as u32).to_le_bytes());
         header[12..16].copy_from_slice(&(self.vocab_size as u32).to_le_bytes());
         header[16..24].copy_from_slice(&self.count.to_le_bytes());
-        self.out.seek(SeekFrom::Start(0))?;
-        self.out.write_all(&header)?;
-        let file = self.out.into_inner().map_err(|e| e.into_error())?;
+        let tmp = self.tmp.clone();
+        let written = self.out.seek(SeekFrom::Start(0)).and_then(|_| self.out.write_all(&header));
+        written.with_context(|| format!("cannot write {}", tmp.display()))?;
+        let file = self.out.into_inner().map_err(|e| e.into_error()).with_context(|| format!("cannot write {}", tmp.display()))?;
         file.sync_all().with_context(|| format!("cannot sync {}", self.tmp.display()))?;
         std::fs::rename(&self.tmp, &self.path)
             .with_context(|| format!("cannot rename {} to {}", self.tmp.display(), self.path.display()))?;

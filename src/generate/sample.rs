@@ -35,9 +35,12 @@ impl SamplingConfig {
     }
 }
 
-/// `logits / t` (t > 0).
+/// `(logits - max) / t` (t > 0): the distribution of `logits / t`, shifted so that the largest
+/// is 0, so that no value overflows however small `t` is (a tiny `t` then gives -inf to all
+/// but the largest: greedy).
 pub fn temperature(logits: &[f32], t: f64) -> Vec<f32> {
-    logits.iter().map(|&l| (l as f64 / t) as f32).collect()
+    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &l| m.max(l)) as f64;
+    logits.iter().map(|&l| ((l as f64 - max) / t) as f32).collect()
 }
 
 /// Sets every logit below the `k`-th largest to -inf (ties at the threshold are kept).

@@ -129,8 +129,8 @@ impl GptConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             bail!("model.dropout = {} must be in [0, 1)", self.dropout);
         }
-        if !(self.layer_norm_eps > 0.0) {
-            bail!("model.layer_norm_eps = {} must be > 0", self.layer_norm_eps);
+        if !(self.layer_norm_eps > 0.0 && self.layer_norm_eps.is_finite()) {
+            bail!("model.layer_norm_eps = {} must be a finite number > 0", self.layer_norm_eps);
         }
         Ok(())
     }
@@ -168,7 +168,11 @@ mod tests {
         let err = written.with_vocab_size(65).expect_err("60 != 65").to_string();
         assert!(err.contains("model.vocab_size = 60") && err.contains("65"), "{err}");
         assert!(toml::from_str::<GptConfig>(&format!("n_embd = 1\n{SECTION}")).is_err());
-        let bad = GptConfig { n_heads: 3, ..written };
+        let bad = GptConfig { n_heads: 3, ..written.clone() };
         assert!(bad.validate().expect_err("128 % 3").to_string().contains("model.n_heads = 3"));
+        for eps in [f64::INFINITY, f64::NAN, 0.0] {
+            let bad = GptConfig { layer_norm_eps: eps, ..written.clone() };
+            assert!(bad.validate().expect_err("eps").to_string().contains("model.layer_norm_eps"), "{eps}");
+        }
     }
 }

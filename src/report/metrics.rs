@@ -6,6 +6,8 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
+use crate::run_dir::write_atomic;
+
 const HEADER: &str = "step,epoch,train_loss,val_loss,lr,grad_norm,tokens_per_sec,elapsed_s";
 
 /// One row; a value not measured at that step is `None` (an empty cell).
@@ -35,8 +37,24 @@ pub struct MetricsWriter {
 }
 
 impl MetricsWriter {
-    /// Starts a new file at `path` (`append = false`) or continues one (`append = true`).
-    pub fn open(path: &Path, append: bool) -> Result<Self> {
+    /// Starts a new file at `path` (`keep_up_to = None`), or continues one after rewriting it
+    /// with only its rows up to step `keep_up_to` (the checkpoint a run resumes from: the rows a
+    /// crashed process logged after it would otherwise repeat). Lines that do not parse (the
+    /// torn last line of a crash) are dropped with a warning.
+    pub fn open(path: &Path, keep_up_to: Option<usize>) -> Result<Self> {
+        let append = keep_up_to.is_some();
+        if let (Some(step), true) = (keep_up_to, path.is_file()) {
+            let metrics = read_metrics(path)?;
+            if !metrics.bad_lines.is_empty() {
+                eprintln!("Warning: {}: dropped unreadable lines {:?}", path.display(), metrics.bad_lines);
+            }
+            let mut text = format!("{HEADER}\n");
+            for row in metrics.rows.iter().filter(|r| r.step <= step) {
+                text.push_str(&format_row(row));
+                text.push('\n');
+            }
+            write_atomic(path, text.as_bytes())?;
+        }
         let exists = path.is_file();
         let file = OpenOptions::new()
             .create(true)
@@ -54,46 +72,103 @@ impl MetricsWriter {
 
     /// Appends `row`.
     pub fn write(&mut self, row: &MetricsRow) -> Result<()> {
-        let cell = |v: Option<f64>| v.map(|v| format!("{v}")).unwrap_or_default();
-        writeln!(
-            self.out,
-            "{},{},{},{},{},{},{},{:.3}",
-            row.step,
-            row.epoch,
-            cell(row.train_loss),
-            cell(row.val_loss),
-            cell(row.lr),
-            cell(row.grad_norm),
-            cell(row.tokens_per_sec),
-            row.elapsed_s
-        )?;
+        writeln!(self.out, "{}", format_row(row))?;
         self.out.flush()?;
         Ok(())
     }
 }
 
-/// Reads every row of a metrics file.
-pub fn read_metrics(path: &Path) -> Result<Vec<MetricsRow>> {
+fn format_row(row: &MetricsRow) -> String {
+    let cell = |v: Option<f64>| v.map(|v| format!("{v}")).unwrap_or_default();
+    format!(
+        "{},{},{},{},{},{},{},{:.3}",
+        row.step,
+        row.epoch,
+        cell(row.train_loss),
+        cell(row.val_loss),
+        cell(row.lr),
+        cell(row.grad_norm),
+        cell(row.tokens_per_sec),
+        row.elapsed_s
+    )
+}
+
+/// The rows of a metrics file, and the lines that did not parse.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Metrics {
+    /// Every row that parsed, in file order.
+    pub rows: Vec<MetricsRow>,
+    /// Line numbers (from 1) of the lines that did not: a crash can tear the last one.
+    pub bad_lines: Vec<usize>,
+}
+
+/// Reads a metrics file, skipping (and listing) lines that do not parse; only a file that
+/// cannot be read, or whose header is not [`HEADER`], is an error.
+pub fn read_metrics(path: &Path) -> Result<Metrics> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut rows = Vec::new();
-    for (i, line) in text.lines().enumerate().skip(1) {
-        let cells: Vec<&str> = line.split(',').collect();
-        if cells.len() != 8 {
-            bail!("{}:{}: expected 8 columns ({HEADER})", path.display(), i + 1);
-        }
-        let opt = |s: &str| -> Result<Option<f64>> {
-            Ok(if s.is_empty() { None } else { Some(s.parse().with_context(|| format!("{}:{}: bad number {s:?}", path.display(), i + 1))?) })
-        };
-        rows.push(MetricsRow {
-            step: cells[0].parse().with_context(|| format!("{}:{}: bad step", path.display(), i + 1))?,
-            epoch: cells[1].parse().with_context(|| format!("{}:{}: bad epoch", path.display(), i + 1))?,
-            train_loss: opt(cells[2])?,
-            val_loss: opt(cells[3])?,
-            lr: opt(cells[4])?,
-            grad_norm: opt(cells[5])?,
-            tokens_per_sec: opt(cells[6])?,
-            elapsed_s: opt(cells[7])?.unwrap_or(0.0),
-        });
+    let mut lines = text.lines();
+    if lines.next() != Some(HEADER) {
+        bail!("{}: not a metrics file (its first line is not `{HEADER}`)", path.display());
     }
-    Ok(rows)
+    let mut metrics = Metrics::default();
+    for (i, line) in lines.enumerate() {
+        match parse_row(line) {
+            Some(row) => metrics.rows.push(row),
+            None => metrics.bad_lines.push(i + 2),
+        }
+    }
+    Ok(metrics)
+}
+
+fn parse_row(line: &str) -> Option<MetricsRow> {
+    let cells: Vec<&str> = line.split(',').collect();
+    if cells.len() != 8 {
+        return None;
+    }
+    let opt = |s: &str| -> Option<Option<f64>> { if s.is_empty() { Some(None) } else { s.parse().ok().map(Some) } };
+    Some(MetricsRow {
+        step: cells[0].parse().ok()?,
+        epoch: cells[1].parse().ok()?,
+        train_loss: opt(cells[2])?,
+        val_loss: opt(cells[3])?,
+        lr: opt(cells[4])?,
+        grad_norm: opt(cells[5])?,
+        tokens_per_sec: opt(cells[6])?,
+        elapsed_s: opt(cells[7])?.unwrap_or(0.0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(step: usize, train_loss: f64) -> MetricsRow {
+        MetricsRow { step, epoch: 1, train_loss: Some(train_loss), elapsed_s: step as f64, ..Default::default() }
+    }
+
+    #[test]
+    fn resuming_drops_a_torn_line_and_the_rows_after_the_checkpoint() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("metrics.csv");
+        let mut writer = MetricsWriter::open(&path, None).expect("new file");
+        for step in 1..=4 {
+            writer.write(&row(step, 5.0 - step as f64)).expect("row");
+        }
+        drop(writer);
+        // A crash in the middle of writing step 5's row.
+        let mut text = std::fs::read_to_string(&path).expect("read");
+        text.push_str("5,1,0.12");
+        std::fs::write(&path, text).expect("tear");
+        let torn = read_metrics(&path).expect("a torn file still reads");
+        assert_eq!(torn.rows.len(), 4);
+        assert_eq!(torn.bad_lines, vec![6], "header, 4 rows, then the torn line");
+
+        // Resumed from the checkpoint of step 2: rows 3 and 4 (and the torn 5) go.
+        let mut writer = MetricsWriter::open(&path, Some(2)).expect("resume");
+        writer.write(&row(3, 1.5)).expect("row");
+        drop(writer);
+        let steps: Vec<(usize, Option<f64>)> =
+            read_metrics(&path).expect("read").rows.iter().map(|r| (r.step, r.train_loss)).collect();
+        assert_eq!(steps, vec![(1, Some(4.0)), (2, Some(3.0)), (3, Some(1.5))]);
+    }
 }

@@ -3,5 +3,5 @@
 mod metrics;
 mod plot;
 
-pub use metrics::{read_metrics, MetricsRow, MetricsWriter};
+pub use metrics::{read_metrics, Metrics, MetricsRow, MetricsWriter};
 pub use plot::plot_run;

@@ -18,7 +18,7 @@ static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 /// draws `lr_at(step)` at every step up to the last logged one when the schedule is given (the
 /// logged rows alone miss most of a short warmup), else the logged values.
 pub fn plot_run(run: &RunDir, lr_at: Option<&dyn Fn(usize) -> f64>) -> Result<()> {
-    let rows = read_metrics(&run.metrics())?;
+    let rows = read_metrics(&run.metrics())?.rows;
     static REGISTER: Once = Once::new();
     REGISTER.call_once(|| {
         // An embedded, valid TTF: registration cannot fail.

@@ -69,8 +69,20 @@ impl TrainingConfig {
         positive("training.keep_last", self.keep_last)?;
         positive("training.log_every", self.log_every)?;
         positive("training.eval_every", self.eval_every)?;
-        positive("training.eval_batches", self.eval_batches)
+        positive("training.eval_batches", self.eval_batches)?;
+        if let Some(name) = &self.run_name {
+            check_run_name(name)?;
+        }
+        Ok(())
     }
+}
+
+/// A run name is one directory inside `training.out_dir`: no path separator, no `..`.
+fn check_run_name(name: &str) -> Result<()> {
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\']) || name.contains('\0') {
+        bail!("training.run_name = {name:?}: expected a plain directory name (no `/`, `\\` or `..`), created inside training.out_dir");
+    }
+    Ok(())
 }
 
 /// A whole run, as written in its TOML file: each section is its layer's own config type.
@@ -165,4 +177,20 @@ fn positive(key: &str, value: usize) -> Result<()> {
         bail!("{key} must be > 0");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_name_stays_inside_out_dir() {
+        for bad in ["../../x", "a/b", "..", ".", "", "a\\b"] {
+            let err = check_run_name(bad).expect_err(bad).to_string();
+            assert!(err.contains("training.run_name"), "{err}");
+        }
+        for good in ["tiny", "run-2026.11", "a..b"] {
+            check_run_name(good).expect(good);
+        }
+    }
 }

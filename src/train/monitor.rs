@@ -27,8 +27,15 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    /// Starts the clock; a progress bar is drawn on stderr only when it is a terminal.
-    pub fn new(total_steps: usize, epochs: usize, tokens_per_step: usize, metrics_path: &Path, append: bool) -> Result<Self> {
+    /// Starts the clock; a progress bar is drawn on stderr only when it is a terminal. The
+    /// metrics file is new, or (resuming from step `resumed_at`) keeps its rows up to that step.
+    pub fn new(
+        total_steps: usize,
+        epochs: usize,
+        tokens_per_step: usize,
+        metrics_path: &Path,
+        resumed_at: Option<usize>,
+    ) -> Result<Self> {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total_steps as u64);
             if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} steps [{elapsed_precise} < {eta_precise}] {msg}") {
@@ -38,7 +45,7 @@ impl Monitor {
         });
         Ok(Self {
             bar,
-            metrics: MetricsWriter::open(metrics_path, append)?,
+            metrics: MetricsWriter::open(metrics_path, resumed_at)?,
             start: Instant::now(),
             window_start: Instant::now(),
             window_steps: 0,

@@ -1,9 +1,7 @@
 //! Building a run before its first step: data prepared, model and learner built or restored
 //! from the last checkpoint, the step count, the validation batches and the monitor.
 
-use std::path::PathBuf;
-
-use anyhow::{Context, Result};
+use anyhow::{bail, Result};
 use burn::module::Module;
 use burngpt_ops::FusedAutodiffBackend;
 
@@ -11,20 +9,26 @@ use super::config::RunConfig;
 use super::eval::validation_batches;
 use super::learner::{init_model, Learner};
 use super::monitor::{group, Monitor};
-use crate::checkpoint::{self, TrainState, Which};
-use crate::data::{ensure_prepared, Batch, PreparedData, Sampler};
+use crate::checkpoint::{self, Checkpoint, TrainState, Which};
+use crate::data::{data_dir, ensure_prepared, open_prepared, tokenizer_hash, Batch, PreparedData, Sampler};
 use crate::model::Gpt;
-use crate::run_dir::RunDir;
+use crate::run_dir::{RunDir, OPTIM_FILE};
 use crate::seed::{self, Stream};
 
 /// Where [`train`](super::train) begins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Start {
-    /// A new model (seeded random weights, or `model.init_from`'s) and a new metrics.csv.
+    /// A new model (seeded random weights, or `model.init_from`'s) and a new metrics.csv, in a
+    /// run directory that holds no run yet (one that does is refused).
     Fresh,
-    /// Exactly where the last checkpoint of the run directory stopped: its model, optimizer,
-    /// step, best validation loss and elapsed time; metrics.csv is appended to.
-    Resume,
+    /// As [`Start::Fresh`], after deleting the run that the directory holds (its checkpoints,
+    /// metrics and plots): only when the user asked for it.
+    StartOver,
+    /// Exactly where a checkpoint of the run directory stopped (normally the last): its model,
+    /// optimizer, step, best validation loss and elapsed time, on the run's own saved tokenizer
+    /// and token files; metrics.csv keeps its rows up to that step. A run with no checkpoint yet
+    /// starts from step 0.
+    Resume(Which),
 }
 
 /// A run ready for its first (or next, when resumed) step.
@@ -53,14 +57,29 @@ pub(super) struct Run<B: FusedAutodiffBackend> {
 
 impl<B: FusedAutodiffBackend> Run<B> {
     /// Prepares the data in the run directory, saves the tokenizer and config there, and builds (or,
-    /// with [`Start::Resume`], restores) the model and optimizer, printing the banner.
+    /// with [`Start::Resume`], restores) the model and optimizer, printing the banner. The caller
+    /// holds the run directory's lock.
     pub fn build(config: &RunConfig, run: &RunDir, start: Start, device: &B::Device, backend_label: &str) -> Result<Self> {
         let t = &config.training;
-        std::fs::create_dir_all(run.root()).with_context(|| format!("cannot create run directory {}", run.root().display()))?;
+        let resume_from = match start {
+            Start::Fresh => refuse_existing(run).map(|()| None)?,
+            Start::StartOver => {
+                println!("Starting {} over: deleting its checkpoints, metrics and plots", run.root().display());
+                run.clear_run().map(|()| None)?
+            }
+            Start::Resume(which) => resume_point(run, which)?,
+        };
         println!("GPT Language Model Pretraining ({backend_label})");
         println!("{}", "=".repeat(60));
         println!("\nLoading data...");
-        let data = ensure_prepared(&config.data, run.root(), &mut |m| println!("{m}"))?;
+        let data = match &resume_from {
+            Some(_) => open_run_data(config, run)?,
+            None => {
+                let data = ensure_prepared(&config.data, run.root(), &mut |m| println!("{m}"))?;
+                data.tokenizer.save(&run.tokenizer())?;
+                data
+            }
+        };
         let meta = &data.meta;
         println!("Loaded {} characters of text", group(meta.chars as usize));
         println!("Train: {} chars, Val: {} chars", group(meta.train_chars as usize), group(meta.val_chars as usize));
@@ -68,10 +87,9 @@ impl<B: FusedAutodiffBackend> Run<B> {
         println!("\nTokenizer: {}", data.tokenizer.describe());
         let vocab_size = data.tokenizer.vocab_size();
         println!("Vocabulary size: {vocab_size}");
-        data.tokenizer.save(&run.tokenizer())?;
         config.save(run)?;
 
-        let (model, resumed) = initial_model::<B>(config, run, start, vocab_size, device)?;
+        let model = initial_model::<B>(config, resume_from.as_ref(), vocab_size, device)?;
         println!("Model parameters: {}", group(model.num_params()));
 
         let block_size = config.model.block_size;
@@ -89,55 +107,92 @@ impl<B: FusedAutodiffBackend> Run<B> {
         }
         let val_batches = validation_batches::<B>(&data, config, window, device)?;
         let mut learner = Learner::new(model, &config.learner_config(total_steps));
-        if let Some(resumed) = &resumed {
-            learner.load_optimizer(&resumed.dir.join(crate::run_dir::OPTIM_FILE), device)?;
+        if let Some(resumed) = &resume_from {
+            learner.load_optimizer(&resumed.dir.join(OPTIM_FILE), device)?;
         }
 
         println!("\nStarting training...");
         println!("{}", "-".repeat(60));
         let metrics = run.metrics();
-        let monitor = Monitor::new(total_steps, sampler.epochs(), per_step * block_size, &metrics, start == Start::Resume)?;
-        let resumed = resumed.map(|r| r.state);
+        let resumed = resume_from.map(|r| r.state);
+        let kept_rows = resumed.as_ref().map(|r| r.step);
+        let monitor = Monitor::new(total_steps, sampler.epochs(), per_step * block_size, &metrics, kept_rows)?;
         Ok(Self { data, sampler, learner, val_batches, monitor, resumed, vocab_size, block_size, per_step, total_steps })
     }
 }
 
-/// The last checkpoint of a resumed run.
-struct Resumed {
-    /// Its directory (the optimizer state is read from there too).
-    dir: PathBuf,
-    /// The state saved with it.
-    state: TrainState,
+/// A new run may not land on an earlier one: its checkpoints would be pruned and its metrics
+/// truncated.
+fn refuse_existing(run: &RunDir) -> Result<()> {
+    if !run.holds_run() {
+        return Ok(());
+    }
+    let last = checkpoint::read_latest(run).map(|l| format!(" (last checkpoint: step {})", l.last)).unwrap_or_default();
+    bail!(
+        "{} already holds a run{last}: continue it with `--resume {}`, or delete it and start over with \
+         `--start-over` (or choose another training.run_name)",
+        run.root().display(),
+        run.root().display()
+    )
 }
 
-/// The model to start from: the last checkpoint's on resume; otherwise `model.init_from`'s weights or a seeded random initialisation.
-fn initial_model<B: FusedAutodiffBackend>(
-    config: &RunConfig,
-    run: &RunDir,
-    start: Start,
-    vocab_size: usize,
-    device: &B::Device,
-) -> Result<(Gpt<B>, Option<Resumed>)> {
-    let gpt_config = config.gpt_config(vocab_size)?;
-    match start {
-        Start::Resume => {
-            let dir = checkpoint::checkpoint_dir(run.root(), Which::Last)?;
-            let state = checkpoint::load_state(&dir)?;
-            println!("\nResuming from {} (step {}, epoch {})", dir.display(), state.step, state.epoch);
-            let model = crate::model::load_model::<B>(&gpt_config, &dir, device)?;
-            Ok((model, Some(Resumed { dir, state })))
-        }
-        Start::Fresh => {
-            println!("\nCreating model...");
-            let model = match &config.model.init_from {
-                // Every weight comes from the file: no point drawing random ones first.
-                Some(dir) => {
-                    println!("Initial weights: {} (Hugging Face GPT-2)", dir.display());
-                    crate::hf::load_weights(gpt_config.init::<B>(device), dir)?
-                }
-                None => init_model::<B>(&gpt_config, seed::derive(config.training.seed, Stream::Init, 0), device),
-            };
-            Ok((model, None))
+/// The checkpoint to resume from, checked; `None` when the run has none yet (it then starts from
+/// step 0). Resuming from an older checkpoint than the last sets the later ones aside.
+fn resume_point(run: &RunDir, which: Which) -> Result<Option<Checkpoint>> {
+    if which == Which::Last && !run.latest().exists() && run.checkpoint_steps_on_disk().is_empty() {
+        println!("No checkpoint in {} yet: starting the run from step 0", run.root().display());
+        run.clear_run()?;
+        return Ok(None);
+    }
+    let from = checkpoint::open_checkpoint(run, which)?;
+    if which != Which::Last {
+        if let Some(aside) = checkpoint::set_aside_after(run, from.state.step)? {
+            println!("The checkpoints after step {} were moved to {}", from.state.step, aside.display());
         }
     }
+    Ok(Some(from))
+}
+
+/// A resumed run's data: its own saved tokenizer and token files (checked against their
+/// checksums), never prepared again. When the data is a prepared directory, its tokenizer must
+/// still be the one the run saved.
+fn open_run_data(config: &RunConfig, run: &RunDir) -> Result<PreparedData> {
+    let dir = data_dir(&config.data, run.root());
+    let data = open_prepared(&dir).map_err(|err| {
+        err.context(format!("cannot resume {}: its tokenized data is missing or damaged", run.root().display()))
+    })?;
+    if dir != run.root() && tokenizer_hash(&dir)? != crate::run_dir::hash_file(&run.tokenizer())? {
+        bail!(
+            "cannot resume {}: {} was prepared again with another tokenizer than the run's {}",
+            run.root().display(),
+            dir.display(),
+            run.tokenizer().display()
+        );
+    }
+    println!("Using the run's prepared data in {}", dir.display());
+    Ok(data)
+}
+
+/// The model to start from: the checkpoint's when resuming; otherwise `model.init_from`'s
+/// weights or a seeded random initialisation.
+fn initial_model<B: FusedAutodiffBackend>(
+    config: &RunConfig,
+    resume_from: Option<&Checkpoint>,
+    vocab_size: usize,
+    device: &B::Device,
+) -> Result<Gpt<B>> {
+    let gpt_config = config.gpt_config(vocab_size)?;
+    if let Some(from) = resume_from {
+        println!("\nResuming from {} (step {}, epoch {})", from.dir.display(), from.state.step, from.state.epoch);
+        return crate::model::load_model::<B>(&gpt_config, &from.dir, device);
+    }
+    println!("\nCreating model...");
+    Ok(match &config.model.init_from {
+        // Every weight comes from the file: no point drawing random ones first.
+        Some(dir) => {
+            println!("Initial weights: {} (Hugging Face GPT-2)", dir.display());
+            crate::hf::load_weights(gpt_config.init::<B>(device), dir)?
+        }
+        None => init_model::<B>(&gpt_config, seed::derive(config.training.seed, Stream::Init, 0), device),
+    })
 }

@@ -6,7 +6,6 @@ use burngpt_ops::FusedAutodiffBackend;
 
 use super::config::RunConfig;
 use super::eval::evaluate;
-use super::learner::Learner;
 use super::monitor::group;
 use super::setup::{Run, Start};
 use super::stop::StopHandle;
@@ -59,12 +58,20 @@ pub fn train<B: FusedAutodiffBackend>(
     device: &B::Device,
     backend_label: &str,
 ) -> Result<TrainSummary> {
+    // One writer per run directory, from before anything is read or deleted until the plots.
+    let _lock = run.lock()?;
     let built = Run::<B>::build(config, run, start, device, backend_label)?;
     let total_steps = built.total_steps;
     let summary = run_steps(built, config, run, &StopWhen { handle: stop, at_step: stop_at_step }, device)?;
     let schedule = config.learner_config(total_steps).schedule;
-    plot_run(run, Some(&|step| schedule.lr_at(step)))?;
-    println!("Saved checkpoints, metrics.csv, loss.png and loss.svg in {}", run.root().display());
+    // The run is saved by now: a plot that cannot be drawn is worth a warning, not a failed run.
+    match plot_run(run, Some(&|step| schedule.lr_at(step))) {
+        Ok(()) => println!("Saved checkpoints, metrics.csv, loss.png and loss.svg in {}", run.root().display()),
+        Err(err) => {
+            println!("Saved checkpoints and metrics.csv in {}", run.root().display());
+            eprintln!("Warning: no loss plot: {err:#} (draw it later with `burngpt plot --run {}`)", run.root().display());
+        }
+    }
     Ok(summary)
 }
 
@@ -95,6 +102,7 @@ fn run_steps<B: FusedAutodiffBackend>(
     let mut final_train_loss = f64::NAN;
     let mut final_val_loss = initial_val_loss;
     let mut interrupted = false;
+    let mut last_saved = resumed.as_ref().map(|s| s.step);
     let mut step = first_step.saturating_sub(1);
     while step < total_steps {
         step += 1;
@@ -110,13 +118,20 @@ fn run_steps<B: FusedAutodiffBackend>(
 
         let last = step == total_steps;
         interrupted = stop.handle.is_requested() || stop.at_step == Some(step);
-        if step % t.log_every == 0 || last {
-            final_train_loss = out.loss();
-            monitor.log_train(step, plan.epoch, final_train_loss, out.lr, out.grad_norm())?;
+        let logged = step % t.log_every == 0 || last;
+        // Read back on every step where that costs no device synchronisation, else when logged.
+        if logged || B::HOST_MEMORY {
+            let loss = out.loss();
+            ensure_finite("training", loss, step, last_saved)?;
+            if logged {
+                final_train_loss = loss;
+                monitor.log_train(step, plan.epoch, loss, out.lr, out.grad_norm())?;
+            }
         }
         let mut val_loss = f64::NAN;
         if step % t.eval_every == 0 || last {
             val_loss = eval(&learner.model);
+            ensure_finite("validation", val_loss, step, last_saved)?;
             final_val_loss = val_loss;
             monitor.log_val(step, plan.epoch, val_loss)?;
         }
@@ -126,6 +141,11 @@ fn run_steps<B: FusedAutodiffBackend>(
             best_step = step;
         }
         if improved || step % t.checkpoint_every == 0 || last || interrupted {
+            // The step's training loss was measured before its update: the saved parameters
+            // themselves must score a finite loss (checked here unless just evaluated).
+            if val_loss.is_nan() {
+                ensure_finite("validation", eval(&learner.model), step, last_saved)?;
+            }
             let state = TrainState {
                 format_version: checkpoint::FORMAT_VERSION,
                 step,
@@ -137,7 +157,9 @@ fn run_steps<B: FusedAutodiffBackend>(
                 best_step,
                 elapsed_s: elapsed_before + monitor.elapsed(),
             };
-            save_checkpoint(run, &learner, out.loss(), &state, t.keep_last)?;
+            let model = crate::model::model_bytes(learner.model.valid())?;
+            checkpoint::save_checkpoint(run, &model, &learner.optimizer_bytes()?, &state, t.keep_last)?;
+            last_saved = Some(step);
             monitor.restart_window();
         }
         if interrupted {
@@ -170,22 +192,14 @@ fn run_steps<B: FusedAutodiffBackend>(
     Ok(summary)
 }
 
-/// Saves the learner's model and optimizer with `state` as the newest checkpoint, unless the
-/// step's training `loss` is not finite (the last good checkpoint is then kept).
-fn save_checkpoint<B: FusedAutodiffBackend>(
-    run: &RunDir,
-    learner: &Learner<B>,
-    loss: f64,
-    state: &TrainState,
-    keep_last: usize,
-) -> Result<()> {
-    if !loss.is_finite() {
-        bail!(
-            "the training loss became {loss} at step {}: training diverged; the last good checkpoint is kept; lower optimizer.lr",
-            state.step
-        );
+/// Stops the run when a loss is NaN or infinite, before anything is saved from it.
+fn ensure_finite(which: &str, loss: f64, step: usize, last_saved: Option<usize>) -> Result<()> {
+    if loss.is_finite() {
+        return Ok(());
     }
-    let model = crate::model::model_bytes(learner.model.valid())?;
-    checkpoint::save_checkpoint(run.root(), &model, &learner.optimizer_bytes()?, state, keep_last)
+    let kept = match last_saved {
+        Some(s) => format!("the last checkpoint (step {s}) was saved before it and is kept"),
+        None => "no checkpoint was saved".to_string(),
+    };
+    bail!("the {which} loss became {loss} at step {step}: training diverged; {kept}; lower optimizer.lr or check the data")
 }
-

@@ -141,6 +141,13 @@ fn tokenizer_and_data_vocabulary_mismatch_is_an_error() {
     // Replace the tokenizer with one of another size.
     let other = Tokenizer::train(TokenizerKind::Char, 0, "abc".chars().collect(), std::iter::empty()).expect("char");
     other.save(&out.join(TOKENIZER_FILE)).expect("save");
+    let err = format!("{:#}", open_prepared(&out).err().expect("checksum fails"));
+    assert!(err.contains("tokenizer.json is damaged"), "{err}");
+    // Data prepared before checksums were recorded: the vocabulary check still catches it.
+    let meta_path = out.join("data.json");
+    let mut meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&meta_path).expect("read")).expect("json");
+    meta.as_object_mut().expect("object").remove("files");
+    std::fs::write(&meta_path, meta.to_string()).expect("write");
     let err = format!("{:#}", open_prepared(&out).err().expect("mismatch fails"));
     assert!(err.contains("vocabulary mismatch") && err.contains(TRAIN_FILE), "{err}");
 }

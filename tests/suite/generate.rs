@@ -54,10 +54,22 @@ fn sampling(t: f64) -> SamplingConfig {
 }
 
 #[test]
+fn a_temperature_too_small_for_f32_samples_greedily() {
+    // 3 / 1e-40 overflows f32: before the shift by the max, every positive logit became +inf,
+    // the softmax NaN, and the draw fell back to the first +inf (index 0), not the largest.
+    let logits = [1.0f32, 3.0, 2.0, -1.0];
+    let mut rng = burngpt::seed::rng(7, burngpt::seed::Stream::Sampling, 0);
+    for _ in 0..20 {
+        assert_eq!(sample_next(&logits, &sampling(1e-40), &mut rng), 1);
+    }
+}
+
+#[test]
 fn filters_do_what_they_say() {
     let logits = [1.0f32, 3.0, 2.0, 0.0];
     assert_eq!(argmax(&logits), 1);
-    assert_eq!(temperature(&logits, 2.0), vec![0.5, 1.5, 1.0, 0.0]);
+    // (l - max) / 2 with max = 3: the same softmax as l / 2.
+    assert_eq!(temperature(&logits, 2.0), vec![-1.0, 0.0, -0.5, -1.5]);
     let ninf = f32::NEG_INFINITY;
     assert_eq!(top_k(&logits, 2), vec![ninf, 3.0, 2.0, ninf]);
     assert_eq!(top_k(&logits, 10), logits.to_vec());

@@ -7,6 +7,7 @@ use burn::backend::NdArray;
 use burngpt::checkpoint::{self, Which};
 use burngpt::data::Tokenizer;
 use burngpt::model::named_params;
+use burngpt::run_dir::RunDir;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -70,7 +71,7 @@ fn train_losses(run: &Path) -> Vec<(usize, String)> {
 fn final_params(run: &Path) -> Vec<(String, Vec<f32>)> {
     let config = burngpt::config::RunConfig::load_saved(&burngpt::run_dir::RunDir::new(run)).expect("config");
     let tok = Tokenizer::load(&run.join("tokenizer.json")).expect("tokenizer");
-    let dir = checkpoint::checkpoint_dir(run, Which::Last).expect("last");
+    let dir = checkpoint::open_checkpoint(&RunDir::new(run), Which::Last).expect("last").dir;
     let model = burngpt::model::load_model::<NdArray<f32>>(&config.gpt_config(tok.vocab_size()).expect("vocab"), &dir, &Default::default()).expect("model");
     let mut out = Vec::new();
     for p in named_params::<NdArray<f32>, _>(&model) {
@@ -135,7 +136,7 @@ fn a_crash_mid_write_leaves_the_last_checkpoint_loadable() {
     assert!(out.contains("val loss"), "{out}");
     ok(&["generate", "--run", run_s, "--prompt", "ROMEO:", "--max-new-tokens", "5"]);
     // Old checkpoints were pruned to keep_last = 2 plus the best.
-    let latest = checkpoint::read_latest(&run).expect("index");
+    let latest = checkpoint::read_latest(&RunDir::new(&run)).expect("index");
     assert_eq!(latest.last, 20);
     assert!(latest.steps.len() <= 3, "{:?}", latest.steps);
 }
@@ -160,10 +161,10 @@ fn generate_and_eval_errors_are_clear() {
     std::fs::write(&config_path, original).expect("restore");
 
     // A truncated record.
-    let model = checkpoint::checkpoint_dir(&run, Which::Last).expect("last").join("model.mpk");
+    let model = checkpoint::open_checkpoint(&RunDir::new(&run), Which::Last).expect("last").dir.join("model.mpk");
     let bytes = std::fs::read(&model).expect("read");
     std::fs::write(&model, &bytes[..bytes.len() / 2]).expect("truncate");
-    fails_with(&["generate", "--run", run_s, "--prompt", "a"], &["model.mpk: not a valid record"]);
+    fails_with(&["generate", "--run", run_s, "--prompt", "a"], &["model.mpk is damaged", "no other intact checkpoint"]);
 
     std::fs::remove_file(run.join("tokenizer.json")).expect("rm");
     fails_with(&["generate", "--run", run_s, "--prompt", "a"], &["tokenizer", "missing"]);

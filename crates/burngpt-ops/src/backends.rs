@@ -3,7 +3,9 @@
 //! A GPU kernel for one of these operations goes in an override here.
 
 #[cfg(feature = "flex")]
-impl crate::FusedOps for burn::backend::Flex {}
+impl crate::FusedOps for burn::backend::Flex {
+    const HOST_MEMORY: bool = true;
+}
 
 #[cfg(feature = "wgpu")]
 impl crate::FusedOps for burn::backend::Wgpu {}

@@ -31,6 +31,10 @@ pub use adamw::AdamWStep;
 /// The `*_backward` methods take what the forward saved and the output's gradient; they are
 /// what the `Autodiff<B>` node calls on the inner backend.
 pub trait FusedOps: Backend {
+    /// Whether the backend computes in host memory, so that reading a scalar back (a loss) costs
+    /// no device synchronisation: the trainer then checks every step's loss, not only logged ones.
+    const HOST_MEMORY: bool = false;
+
     /// `exp(x - max) / sum(exp(x - max))` along `dim`.
     fn fused_softmax(x: FloatTensor<Self>, dim: usize) -> FloatTensor<Self> {
         Self::softmax(x, dim)

@@ -38,6 +38,8 @@ where
     NdArrayTensor: From<SharedArray<E>>,
     NdArrayTensor: From<SharedArray<I>>,
 {
+    const HOST_MEMORY: bool = true;
+
     fn fused_softmax(x: FloatTensor<Self>, dim: usize) -> FloatTensor<Self> {
         kernel!((x) => softmax::softmax(x, dim).into(), else Self::softmax(x, dim))
     }

@@ -1,17 +1,26 @@
-//! The bottom layer: every file of a run directory, named in one place ([`RunDir`]), and
-//! writing files so that no crash leaves a torn one ([`write_atomic`]).
+//! The bottom layer: every file of a run directory, named in one place ([`RunDir`]); writing
+//! files so that no crash leaves a torn one ([`write_atomic`]); checksums that name a damaged
+//! file ([`Manifest`]); one writer at a time ([`RunLock`]).
 //!
 //! ```text
 //! artifacts/<run>/config.toml                         the resolved config
 //! artifacts/<run>/tokenizer.json                      the tokenizer
 //! artifacts/<run>/data.json, train.bin, val.bin       the tokenized corpus (or a prepared directory's)
-//! artifacts/<run>/checkpoints/step-000100/{model.mpk, optim.mpk, state.json}
+//! artifacts/<run>/checkpoints/step-000100/{model.mpk, optim.mpk, state.json, manifest.json}
 //! artifacts/<run>/checkpoints/latest.json             {"last": 100, "best": 100, ...}
 //! artifacts/<run>/metrics.csv, loss.png, loss.svg     monitoring
+//! artifacts/<run>/train.lock                          held by the process training the run
 //! ```
 
+mod atomic;
+mod checksum;
+mod lock;
+
+pub use atomic::{rename_synced, sync_dir, write_atomic, write_synced};
+pub use checksum::{hash_bytes, hash_file, Manifest};
+pub use lock::RunLock;
+
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -36,6 +45,10 @@ pub const MODEL_FILE: &str = "model.mpk";
 pub const OPTIM_FILE: &str = "optim.mpk";
 /// A checkpoint's step, epoch, position and losses.
 pub const STATE_FILE: &str = "state.json";
+/// A checkpoint's checksums: file name -> BLAKE3.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// Locked by the process that trains the run.
+pub const LOCK_FILE: &str = "train.lock";
 /// One row per logged step.
 pub const METRICS_FILE: &str = "metrics.csv";
 /// The loss plot, bitmap.
@@ -90,6 +103,12 @@ impl RunDir {
         self.checkpoints().join(LATEST_FILE)
     }
 
+    /// Takes the run's lock: fails, naming the holder's PID, while another process trains here.
+    pub fn lock(&self) -> Result<RunLock> {
+        fs::create_dir_all(&self.root).with_context(|| format!("cannot create run directory {}", self.root.display()))?;
+        RunLock::acquire(&self.root.join(LOCK_FILE))
+    }
+
     /// Whether a run trained here: its metrics or checkpoints exist (prepared data, or a config
     /// left by a run that failed before its first step, is not a run).
     pub fn holds_run(&self) -> bool {
@@ -116,22 +135,26 @@ impl RunDir {
     pub fn checkpoint(&self, step: usize) -> PathBuf {
         self.checkpoints().join(format!("step-{step:06}"))
     }
+
+    /// The steps of the `step-N` directories in `checkpoints/`, ascending, whether or not
+    /// `latest.json` names them.
+    pub fn checkpoint_steps_on_disk(&self) -> Vec<usize> {
+        let mut steps: Vec<usize> = fs::read_dir(self.checkpoints())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .filter_map(|e| checkpoint_step(&e.file_name().to_string_lossy()))
+            .collect();
+        steps.sort_unstable();
+        steps
+    }
 }
 
-/// Writes `bytes` to a temporary file beside `path`, syncs it, then renames it over `path`,
-/// so a crash leaves either the old file or the new one, never a torn one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.tmp"));
-    write_synced(&tmp, bytes)?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
-}
-
-/// Writes `bytes` to `path` and syncs it to the disk (the caller renames it into place).
-pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file = fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    file.sync_all().with_context(|| format!("cannot sync {}", path.display()))
+/// The step of a checkpoint directory's name (`step-000100` -> 100); `None` for any other name.
+pub fn checkpoint_step(name: &str) -> Option<usize> {
+    let digits = name.strip_prefix("step-")?;
+    (digits.len() >= 6 && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok()).flatten()
 }
 
 #[cfg(test)]
@@ -148,15 +171,11 @@ mod tests {
     }
 
     #[test]
-    fn write_atomic_replaces_the_file_and_leaves_no_temporary() {
-        let dir = std::env::temp_dir().join(format!("burngpt-run-dir-{}", std::process::id()));
-        fs::create_dir_all(&dir).expect("temp dir");
-        let path = dir.join("latest.json");
-        write_atomic(&path, b"old").expect("first write");
-        write_atomic(&path, b"new").expect("second write");
-        assert_eq!(fs::read(&path).expect("read"), b"new");
-        let names: Vec<_> = fs::read_dir(&dir).expect("list").map(|e| e.expect("entry").file_name()).collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("latest.json")]);
-        fs::remove_dir_all(&dir).expect("clean up");
+    fn only_step_directories_parse_as_checkpoints() {
+        assert_eq!(checkpoint_step("step-000100"), Some(100));
+        assert_eq!(checkpoint_step("step-1234567"), Some(1234567));
+        assert_eq!(checkpoint_step("step-000100.tmp"), None);
+        assert_eq!(checkpoint_step("step-100"), None);
+        assert_eq!(checkpoint_step("latest.json"), None);
     }
 }

@@ -1,0 +1,57 @@
+//! Writing files so that no crash leaves a torn one.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it, then renames it over `path`,
+/// so a crash leaves either the old file or the new one, never a torn one; the directory is
+/// synced too, so the rename itself survives a power cut.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{file_name}.tmp"));
+    write_synced(&tmp, bytes)?;
+    rename_synced(&tmp, path)
+}
+
+/// Renames `from` to `to` (a file or a directory) and syncs the directory that holds `to`.
+pub fn rename_synced(from: &Path, to: &Path) -> Result<()> {
+    fs::rename(from, to).with_context(|| format!("cannot rename {} to {}", from.display(), to.display()))?;
+    sync_dir(to.parent().unwrap_or(Path::new(".")))
+}
+
+/// Syncs a directory's entries to the disk (a no-op where directories cannot be opened).
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    match fs::File::open(dir) {
+        Ok(handle) => handle.sync_all().or_else(|_| Ok(())),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Writes `bytes` to `path` and syncs it to the disk (the caller renames it into place).
+pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    file.sync_all().with_context(|| format!("cannot sync {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_atomic_replaces_the_file_and_leaves_no_temporary() {
+        let dir = std::env::temp_dir().join(format!("burngpt-run-dir-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("latest.json");
+        write_atomic(&path, b"old").expect("first write");
+        write_atomic(&path, b"new").expect("second write");
+        assert_eq!(fs::read(&path).expect("read"), b"new");
+        let names: Vec<_> = fs::read_dir(&dir).expect("list").map(|e| e.expect("entry").file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("latest.json")]);
+        fs::remove_dir_all(&dir).expect("clean up");
+    }
+}
