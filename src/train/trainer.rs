@@ -103,6 +103,7 @@ fn run_steps<B: FusedAutodiffBackend>(
     let mut final_val_loss = initial_val_loss;
     let mut interrupted = false;
     let mut last_saved = resumed.as_ref().map(|s| s.step);
+    let sane = |which: &str, loss: f64, step: usize, last_saved: Option<usize>| ensure_sane(which, loss, step, last_saved, vocab_size);
     let mut step = first_step.saturating_sub(1);
     while step < total_steps {
         step += 1;
@@ -122,7 +123,7 @@ fn run_steps<B: FusedAutodiffBackend>(
         // Read back on every step where that costs no device synchronisation, else when logged.
         if logged || B::HOST_MEMORY {
             let loss = out.loss();
-            ensure_finite("training", loss, step, last_saved)?;
+            sane("training", loss, step, last_saved)?;
             if logged {
                 final_train_loss = loss;
                 monitor.log_train(step, plan.epoch, loss, out.lr, out.grad_norm())?;
@@ -131,7 +132,7 @@ fn run_steps<B: FusedAutodiffBackend>(
         let mut val_loss = f64::NAN;
         if step % t.eval_every == 0 || last {
             val_loss = eval(&learner.model);
-            ensure_finite("validation", val_loss, step, last_saved)?;
+            sane("validation", val_loss, step, last_saved)?;
             final_val_loss = val_loss;
             monitor.log_val(step, plan.epoch, val_loss)?;
         }
@@ -142,9 +143,9 @@ fn run_steps<B: FusedAutodiffBackend>(
         }
         if improved || step % t.checkpoint_every == 0 || last || interrupted {
             // The step's training loss was measured before its update: the saved parameters
-            // themselves must score a finite loss (checked here unless just evaluated).
+            // themselves must score a sane loss (checked here unless just evaluated).
             if val_loss.is_nan() {
-                ensure_finite("validation", eval(&learner.model), step, last_saved)?;
+                sane("validation", eval(&learner.model), step, last_saved)?;
             }
             let state = TrainState {
                 format_version: checkpoint::FORMAT_VERSION,
@@ -192,14 +193,23 @@ fn run_steps<B: FusedAutodiffBackend>(
     Ok(summary)
 }
 
-/// Stops the run when a loss is NaN or infinite, before anything is saved from it.
-fn ensure_finite(which: &str, loss: f64, step: usize, last_saved: Option<usize>) -> Result<()> {
-    if loss.is_finite() {
+/// A loss above this many times `ln(vocab_size)` (what a model that guesses uniformly scores)
+/// means the run diverged: far beyond any loss spike of a training run that recovers.
+pub const DIVERGED_FACTOR: f64 = 10.0;
+
+/// Stops the run, before anything is saved from it, when a loss is NaN, infinite or above
+/// [`DIVERGED_FACTOR`]` * ln(vocab_size)`: so every checkpoint kept scores a sane loss.
+fn ensure_sane(which: &str, loss: f64, step: usize, last_saved: Option<usize>, vocab_size: usize) -> Result<()> {
+    let limit = DIVERGED_FACTOR * (vocab_size as f64).ln();
+    if loss <= limit {
         return Ok(());
     }
     let kept = match last_saved {
         Some(s) => format!("the last checkpoint (step {s}) was saved before it and is kept"),
         None => "no checkpoint was saved".to_string(),
     };
-    bail!("the {which} loss became {loss} at step {step}: training diverged; {kept}; lower optimizer.lr or check the data")
+    bail!(
+        "the {which} loss became {loss} at step {step} (above {DIVERGED_FACTOR} x ln(vocab_size) = {limit:.1}): \
+         training diverged; {kept}; lower optimizer.lr or check the data"
+    )
 }

@@ -157,6 +157,16 @@ fn prepare_then_train_on_a_tiny_bpe_corpus() {
     let csv = std::fs::read_to_string(run.join("metrics.csv")).expect("metrics");
     assert!(csv.starts_with("step,epoch,train_loss,val_loss,lr,grad_norm,tokens_per_sec,elapsed_s\n"));
     assert_eq!(csv.lines().filter(|l| !l.split(',').nth(2).unwrap_or("").is_empty()).count(), 1 + 3, "3 logged steps");
+
+    // eval reads the validation split of the prepared directory the run was trained from
+    // (the run directory has no data.json of its own).
+    let out = burngpt(&["eval", "--run", run.to_str().expect("utf8")]);
+    assert!(out.status.success(), "eval failed: {}", stderr(&out));
+    let eval_loss = number_after(&String::from_utf8_lossy(&out.stdout), "val loss");
+    assert!(eval_loss < initial - 1.0, "eval {eval_loss} of the trained model vs the initial {initial}");
+    // Preparing again into the directory the run depends on needs --overwrite.
+    let again = ["prepare", "--input", corpus.to_str().expect("utf8"), "--out", prepared.to_str().expect("utf8")];
+    fails_with(&again, &["already holds prepared data", "--overwrite"]);
 }
 
 #[test]

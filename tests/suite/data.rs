@@ -183,3 +183,15 @@ fn epochs_visit_every_window_once_in_a_seeded_order() {
     let again: Vec<usize> = (1..=3).flat_map(|s| sampler.plan(s, 3, 9, 42, &mut None).starts).collect();
     assert_eq!(epoch1, again, "same seed, same order");
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_names_the_file_being_written() {
+    // /dev/full fails every write with ENOSPC: the temporary token file points there.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::os::unix::fs::symlink("/dev/full", dir.path().join("train.bin.tmp")).expect("symlink");
+    let mut writer = TokenWriter::create(&dir.path().join("train.bin"), 100).expect("create");
+    let err = (0..100).find_map(|_| writer.push(&[7; 10_000]).err()).expect("a full disk fails a write");
+    let err = format!("{err:#}");
+    assert!(err.contains("train.bin.tmp") && err.contains("No space left on device"), "{err}");
+}

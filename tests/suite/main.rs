@@ -16,3 +16,4 @@ mod model;
 mod nanogpt_lockstep;
 mod ndarray_ops;
 mod resume;
+mod safety;

@@ -9,21 +9,21 @@ use burngpt::data::Tokenizer;
 use burngpt::model::named_params;
 use burngpt::run_dir::RunDir;
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn burngpt(args: &[&str]) -> Output {
+pub(crate) fn burngpt(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_burngpt")).current_dir(root()).args(args).output().expect("the binary runs")
 }
 
-fn ok(args: &[&str]) -> String {
+pub(crate) fn ok(args: &[&str]) -> String {
     let out = burngpt(args);
     assert!(out.status.success() || out.status.code() == Some(130), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn fails_with(args: &[&str], needles: &[&str]) {
+pub(crate) fn fails_with(args: &[&str], needles: &[&str]) {
     let out = burngpt(args);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "expected failure for {args:?}");
@@ -34,7 +34,7 @@ fn fails_with(args: &[&str], needles: &[&str]) {
 }
 
 /// tiny.toml, 20 steps, logging every step, into `out_dir` under `name`.
-fn tiny_args(out_dir: &Path, name: &str) -> Vec<String> {
+pub(crate) fn tiny_args(out_dir: &Path, name: &str) -> Vec<String> {
     [
         "--config", "configs/tiny.toml",
         "--set", &format!("training.out_dir={}", out_dir.display()),
@@ -50,14 +50,14 @@ fn tiny_args(out_dir: &Path, name: &str) -> Vec<String> {
 }
 
 /// A tiny run stopped (and checkpointed) after step 5; returns its directory.
-fn run_stopped_at_5(out_dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn run_stopped_at_5(out_dir: &Path, name: &str) -> PathBuf {
     let mut args = tiny_args(out_dir, name);
     args.extend(["--stop-at-step".to_string(), "5".to_string()]);
     ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     out_dir.join(name)
 }
 
-fn train_losses(run: &Path) -> Vec<(usize, String)> {
+pub(crate) fn train_losses(run: &Path) -> Vec<(usize, String)> {
     let csv = std::fs::read_to_string(run.join("metrics.csv")).expect("metrics");
     csv.lines()
         .skip(1)
@@ -68,7 +68,7 @@ fn train_losses(run: &Path) -> Vec<(usize, String)> {
         .collect()
 }
 
-fn final_params(run: &Path) -> Vec<(String, Vec<f32>)> {
+pub(crate) fn final_params(run: &Path) -> Vec<(String, Vec<f32>)> {
     let config = burngpt::config::RunConfig::load_saved(&burngpt::run_dir::RunDir::new(run)).expect("config");
     let tok = Tokenizer::load(&run.join("tokenizer.json")).expect("tokenizer");
     let dir = checkpoint::open_checkpoint(&RunDir::new(run), Which::Last).expect("last").dir;
