@@ -33,7 +33,7 @@ pub use layer_norm::LayerNorm;
 pub(crate) use host_init::gpt2_init_values;
 pub use host_init::normal_samples;
 pub use mlp::{Mlp, MlpConfig};
-pub(crate) use params::named_values;
+pub use params::named_values;
 pub use params::{named_params, replace_params, ParamInfo};
 pub use positions::PositionKind;
 pub use record::{load_model, model_bytes};

@@ -8,6 +8,7 @@ mod common;
 
 mod adamw_fused;
 mod cli;
+mod crash;
 mod data;
 mod generate;
 mod grad_accum;
