@@ -1,7 +1,7 @@
 //! Building a run before its first step: data prepared, model and learner built or restored
 //! from the last checkpoint, the step count, the validation batches and the monitor.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use burn::module::Module;
 use burngpt_ops::FusedAutodiffBackend;
 
@@ -12,7 +12,7 @@ use super::monitor::{group, Monitor};
 use crate::checkpoint::{self, Checkpoint, TrainState, Which};
 use crate::data::{data_dir, ensure_prepared, open_prepared, tokenizer_hash, Batch, PreparedData, Sampler};
 use crate::model::Gpt;
-use crate::run_dir::{RunDir, OPTIM_FILE};
+use crate::run_dir::{hash_file, write_atomic, RunDir, OPTIM_FILE, TOKENIZER_FILE};
 use crate::seed::{self, Stream};
 
 /// Where [`train`](super::train) begins.
@@ -76,7 +76,13 @@ impl<B: FusedAutodiffBackend> Run<B> {
             Some(_) => open_run_data(config, run)?,
             None => {
                 let data = ensure_prepared(&config.data, run.root(), &mut |m| println!("{m}"))?;
-                data.tokenizer.save(&run.tokenizer())?;
+                // A prepared directory's tokenizer, copied byte for byte (a resume compares them).
+                let dir = data_dir(&config.data, run.root());
+                if dir != run.root() {
+                    let path = dir.join(TOKENIZER_FILE);
+                    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                    write_atomic(&run.tokenizer(), &bytes)?;
+                }
                 data
             }
         };
@@ -161,7 +167,7 @@ fn open_run_data(config: &RunConfig, run: &RunDir) -> Result<PreparedData> {
     let data = open_prepared(&dir).map_err(|err| {
         err.context(format!("cannot resume {}: its tokenized data is missing or damaged", run.root().display()))
     })?;
-    if dir != run.root() && tokenizer_hash(&dir)? != crate::run_dir::hash_file(&run.tokenizer())? {
+    if dir != run.root() && tokenizer_hash(&dir)? != hash_file(&run.tokenizer())? {
         bail!(
             "cannot resume {}: {} was prepared again with another tokenizer than the run's {}",
             run.root().display(),

@@ -167,6 +167,14 @@ fn prepare_then_train_on_a_tiny_bpe_corpus() {
     // Preparing again into the directory the run depends on needs --overwrite.
     let again = ["prepare", "--input", corpus.to_str().expect("utf8"), "--out", prepared.to_str().expect("utf8")];
     fails_with(&again, &["already holds prepared data", "--overwrite"]);
+    // The run resumes on the prepared directory while its tokenizer is the run's own copy ...
+    let run_s = run.to_str().expect("utf8");
+    let out = burngpt(&["--resume", run_s, "--max-steps", "32"]);
+    assert!(out.status.success(), "resume failed: {}", stderr(&out));
+    // ... and refuses once the directory was prepared again with another vocabulary.
+    let overwrite = [&again[..], &["--vocab-size", "280", "--overwrite"]].concat();
+    assert!(burngpt(&overwrite).status.success());
+    fails_with(&["--resume", run_s, "--max-steps", "34"], &["was prepared again with another tokenizer"]);
 }
 
 #[test]
