@@ -2,8 +2,8 @@
 //! preparation, steps, checkpoint writes) and resumed each time ends bit for bit where an
 //! uninterrupted run ends, and its checkpoint index never names a checkpoint that is not whole.
 //!
-//! Not on the wgpu build: its suite runs on lavapipe, where each restart pays seconds of device
-//! start-up; the exact-resume test covers that backend.
+//! Not on the wgpu build, whose suite already takes about 8 minutes of CI on lavapipe; the
+//! exact-resume test covers that backend.
 #![cfg(not(feature = "wgpu"))]
 
 use std::path::Path;
