@@ -92,6 +92,9 @@ fn run_steps<B: FusedAutodiffBackend>(
         Some(s) => (s.step + 1, s.best_val_loss.unwrap_or(f64::INFINITY), s.best_step, s.elapsed_s),
         None => (1, f64::INFINITY, 0, 0.0),
     };
+    if let Some(at) = stop.at_step.filter(|&at| at < first_step) {
+        bail!("--stop-at-step {at}: the run is already at step {}", first_step - 1);
+    }
     let initial_val_loss = eval(&learner.model);
     if resumed.is_none() {
         monitor.log_val(0, 1, initial_val_loss)?;

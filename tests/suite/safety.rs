@@ -247,4 +247,5 @@ fn small_bad_inputs_are_refused_by_name() {
     fails_with(&strs(&with(tiny_args(dir.path(), "x"), &["--stop-at-step", "0"])), &["--stop-at-step 0"]);
     let run = run_stopped_at_5(dir.path(), "g");
     fails_with(&["generate", "--run", s(&run), "--num-samples", "0"], &["--num-samples 0"]);
+    fails_with(&["--resume", s(&run), "--stop-at-step", "3"], &["--stop-at-step 3: the run is already at step 5"]);
 }
