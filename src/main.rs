@@ -59,15 +59,26 @@ fn train(args: &TrainArgs, device: Option<&str>) -> Result<ExitCode> {
     })
 }
 
+/// Threads of the compute pool: `RAYON_NUM_THREADS` when set (0 = rayon's choice), else the
+/// cores divided among the processes of this run on this machine (`mpirun -np 2` on 16 cores: 8
+/// each).
+fn threads() -> usize {
+    if std::env::var_os("RAYON_NUM_THREADS").is_some() {
+        return 0;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / burngpt::dist::local_size()).max(1)
+}
+
 /// Runs `f` (a whole command) on a thread of the rayon pool that the CPU backends compute on.
 ///
 /// Called from outside the pool, every parallel op of burn-ndarray hands its work to the pool's
 /// threads and puts the caller to sleep until they finish: two context switches per op, thousands
 /// per training step. From a pool thread, the caller takes part in the work and the other threads
 /// steal from it (docs/performance.md). The pool has
-/// `RAYON_NUM_THREADS` threads (default: one per core), with the main thread's 8 MiB stacks.
+/// [`threads`] threads, with the main thread's 8 MiB stacks.
 fn run_in_compute_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     // Fails only if the pool already exists, which then serves as it is.
-    let _ = rayon::ThreadPoolBuilder::new().stack_size(8 << 20).build_global();
+    let _ = rayon::ThreadPoolBuilder::new().stack_size(8 << 20).num_threads(threads()).build_global();
     rayon::scope(|_| f())
 }

@@ -10,6 +10,7 @@ use burngpt::backend;
 use burngpt::checkpoint::Which;
 use burngpt::cli::TrainArgs;
 use burngpt::config::RunConfig;
+use burngpt::dist::{self, Collective};
 use burngpt::run_dir::RunDir;
 use burngpt::train::{train, Start, StopHandle, TrainSummary};
 
@@ -41,9 +42,29 @@ pub fn run(args: &TrainArgs, device: Option<&str>) -> Result<(TrainSummary, Stop
     let stop = StopHandle::new();
     on_signals(&stop)?;
     let device = backend::device(device)?;
-    let label = format!("backend {}, device {device:?}", backend::name());
-    let summary = train::<backend::Training>(&config, &RunDir::new(&run_dir), start, &stop, args.stop_at_step, &device, &label)?;
-    Ok((summary, stop))
+    let comm = dist::join()?;
+    let label = format!("backend {}, device {device:?}{}", backend::name(), processes(comm.as_ref()));
+    let trained = train::<backend::Training>(&config, &RunDir::new(&run_dir), start, &stop, args.stop_at_step, &device, &label, comm.as_ref());
+    match trained {
+        Ok(summary) => Ok((summary, stop)),
+        // The other ranks may be waiting for this one in a collective operation: end them all.
+        Err(err) if comm.size() > 1 => {
+            eprintln!("error (rank {}): {err:#}", comm.rank());
+            comm.abort(1)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// `, 2 processes (rank 0 on a, rank 1 on b), 1 thread each` on several processes, else nothing.
+fn processes(comm: &dyn Collective) -> String {
+    if comm.size() == 1 {
+        return String::new();
+    }
+    let hosts = comm.hosts();
+    let ranks: Vec<String> = hosts.iter().enumerate().map(|(rank, host)| format!("rank {rank} on {host}")).collect();
+    let threads = rayon::current_num_threads();
+    format!(", {} processes ({}), {threads} thread{} each", comm.size(), ranks.join(", "), if threads == 1 { "" } else { "s" })
 }
 
 /// SIGINT (Ctrl-C) and SIGTERM (what Slurm, Kubernetes and systemd send before SIGKILL) ask the

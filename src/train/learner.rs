@@ -7,11 +7,13 @@ use burn::tensor::backend::Backend;
 use burngpt_ops::FusedAutodiffBackend;
 use burn::tensor::Tensor;
 
+use super::all_reduce::all_reduce_grads;
 use super::clip::clip_global_norm;
 use super::loss::cross_entropy;
 use super::optim::{GroupedAdamW, OptimizerConfig};
 use super::schedule::WarmupCosine;
 use crate::data::Batch;
+use crate::dist::{Collective, Single};
 use crate::model::{gpt2_init_values, replace_params, Gpt, GptConfig};
 
 /// The four configured pieces of the learner.
@@ -93,9 +95,33 @@ impl<B: FusedAutodiffBackend> Learner<B> {
     /// One optimizer step (numbered from 1), as the spec's five steps. `micro_batches`
     /// (one, or `grad_accum_steps` of equal size) together form the step's batch.
     pub fn train_step(&mut self, step: usize, micro_batches: Vec<Batch<B>>) -> StepOutput<B::InnerBackend> {
+        self.train_step_across(step, micro_batches, &Single, &mut false)
+    }
+
+    /// [`Learner::train_step`] on one of `comm.size()` processes, each holding an equal share of
+    /// the step's windows: between backward and clipping, the gradients and the loss become their
+    /// mean over the ranks (the same bits on every rank, so every rank applies the same update).
+    /// `stop` goes in as this rank's stop request and comes out as whether any rank asked.
+    pub fn train_step_across(
+        &mut self,
+        step: usize,
+        micro_batches: Vec<Batch<B>>,
+        comm: &dyn Collective,
+        stop: &mut bool,
+    ) -> StepOutput<B::InnerBackend> {
         let lr = self.schedule.lr_at(step);
         // 1.-3. forward, loss, backward: gradients of the mean loss over every token
-        let (grads, loss) = forward_backward(&self.model, micro_batches);
+        let (grads, mut loss) = forward_backward(&self.model, micro_batches);
+        // 3b. data parallel: the mean over the ranks of the gradients and the loss
+        let grads = if comm.size() > 1 {
+            let mut scalars = [loss.clone().into_scalar().elem::<f32>(), if *stop { 1.0 } else { 0.0 }];
+            let grads = all_reduce_grads(&self.model, grads, &mut scalars, comm);
+            loss = Tensor::from_floats([scalars[0] / comm.size() as f32], &loss.device());
+            *stop = scalars[1] > 0.0;
+            grads
+        } else {
+            grads
+        };
         // 4. clip: one global L2 norm over all gradients, measured before clipping
         let (grads, grad_norm) = clip_global_norm(&self.model, grads, self.grad_clip);
         // 5. update: AdamW with decoupled weight decay at this step's learning rate

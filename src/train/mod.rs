@@ -1,6 +1,7 @@
 //! The learner and its four configured pieces (loss, schedule, clipping, optimizer), and the
 //! training run: building it, its loop, and stopping it early.
 
+mod all_reduce;
 mod clip;
 mod config;
 mod eval;

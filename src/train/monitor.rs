@@ -15,7 +15,8 @@ pub const OVERFIT_EVALS: usize = 3;
 /// Log lines, progress bar and metrics of one run.
 pub struct Monitor {
     bar: Option<ProgressBar>,
-    metrics: MetricsWriter,
+    /// `None` on ranks other than 0 of a multi-process run: rank 0 writes the file.
+    metrics: Option<MetricsWriter>,
     start: Instant,
     window_start: Instant,
     window_steps: usize,
@@ -28,15 +29,16 @@ pub struct Monitor {
 
 impl Monitor {
     /// Starts the clock; a progress bar is drawn on stderr only when it is a terminal. The
-    /// metrics file is new, or (resuming from step `resumed_at`) keeps its rows up to that step.
+    /// metrics file (none: this rank does not write it) is new, or (resuming from step
+    /// `resumed_at`) keeps its rows up to that step.
     pub fn new(
         total_steps: usize,
         epochs: usize,
         tokens_per_step: usize,
-        metrics_path: &Path,
+        metrics_path: Option<&Path>,
         resumed_at: Option<usize>,
     ) -> Result<Self> {
-        let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = (metrics_path.is_some() && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(total_steps as u64);
             if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} steps [{elapsed_precise} < {eta_precise}] {msg}") {
                 bar.set_style(style);
@@ -45,7 +47,7 @@ impl Monitor {
         });
         Ok(Self {
             bar,
-            metrics: MetricsWriter::open(metrics_path, resumed_at)?,
+            metrics: metrics_path.map(|path| MetricsWriter::open(path, resumed_at)).transpose()?,
             start: Instant::now(),
             window_start: Instant::now(),
             window_steps: 0,
@@ -92,7 +94,7 @@ impl Monitor {
         if let Some(bar) = &self.bar {
             bar.set_message(format!("loss {loss:.4}"));
         }
-        self.metrics.write(&MetricsRow {
+        self.write(&MetricsRow {
             step,
             epoch,
             train_loss: Some(loss),
@@ -124,7 +126,7 @@ impl Monitor {
             }
         }
         self.last_val = Some(val_loss);
-        self.metrics.write(&MetricsRow {
+        self.write(&MetricsRow {
             step,
             epoch,
             val_loss: Some(val_loss),
@@ -133,6 +135,13 @@ impl Monitor {
         })?;
         self.restart_window();
         Ok(())
+    }
+
+    fn write(&mut self, row: &MetricsRow) -> Result<()> {
+        match &mut self.metrics {
+            Some(metrics) => metrics.write(row),
+            None => Ok(()),
+        }
     }
 
     /// Excludes time spent outside training steps (evaluation, saving) from throughput.

@@ -10,6 +10,7 @@ use super::eval::validation_batches;
 use super::learner::{init_model, Learner};
 use super::monitor::{group, Monitor};
 use crate::checkpoint::{self, Checkpoint, TrainState, Which};
+use crate::dist::Collective;
 use crate::data::{data_dir, ensure_prepared, open_prepared, tokenizer_hash, Batch, PreparedData, Sampler};
 use crate::model::Gpt;
 use crate::run_dir::{hash_file, write_atomic, RunDir, OPTIM_FILE, TOKENIZER_FILE};
@@ -58,32 +59,46 @@ pub(super) struct Run<B: FusedAutodiffBackend> {
 impl<B: FusedAutodiffBackend> Run<B> {
     /// Prepares the data in the run directory, saves the tokenizer and config there, and builds (or,
     /// with [`Start::Resume`], restores) the model and optimizer, printing the banner. The caller
-    /// holds the run directory's lock.
-    pub fn build(config: &RunConfig, run: &RunDir, start: Start, device: &B::Device, backend_label: &str) -> Result<Self> {
+    /// holds the run directory's lock. On several processes, rank 0 alone changes files (the others
+    /// wait for it) and every rank builds the same model.
+    pub fn build(
+        config: &RunConfig,
+        run: &RunDir,
+        start: Start,
+        device: &B::Device,
+        backend_label: &str,
+        comm: &dyn Collective,
+    ) -> Result<Self> {
         let t = &config.training;
+        let leader = comm.is_leader();
+        // Every rank finds the checkpoint to resume from before rank 0 changes anything.
         let resume_from = match start {
-            Start::Fresh => refuse_existing(run).map(|()| None)?,
-            Start::StartOver => {
-                println!("Starting {} over: deleting its checkpoints, metrics and plots", run.root().display());
-                run.clear_run().map(|()| None)?
-            }
-            Start::Resume(which) => resume_point(run, which)?,
+            Start::Resume(which) => find_resume(run, which)?,
+            Start::Fresh | Start::StartOver => None,
         };
+        comm.barrier();
+        if leader {
+            match start {
+                Start::Fresh => refuse_existing(run)?,
+                Start::StartOver => {
+                    println!("Starting {} over: deleting its checkpoints, metrics and plots", run.root().display());
+                    run.clear_run()?;
+                }
+                Start::Resume(which) => prepare_resume(run, which, resume_from.as_ref())?,
+            }
+        }
         println!("GPT Language Model Pretraining ({backend_label})");
         println!("{}", "=".repeat(60));
         println!("\nLoading data...");
         let data = match &resume_from {
             Some(_) => open_run_data(config, run)?,
             None => {
-                let data = ensure_prepared(&config.data, run.root(), &mut |m| println!("{m}"))?;
-                // A prepared directory's tokenizer, copied byte for byte (a resume compares them).
-                let dir = data_dir(&config.data, run.root());
-                if dir != run.root() {
-                    let path = dir.join(TOKENIZER_FILE);
-                    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-                    write_atomic(&run.tokenizer(), &bytes)?;
+                let prepared = if leader { Some(fresh_data(config, run)?) } else { None };
+                comm.barrier();
+                match prepared {
+                    Some(data) => data,
+                    None => open_prepared(&data_dir(&config.data, run.root()))?,
                 }
-                data
             }
         };
         let meta = &data.meta;
@@ -93,7 +108,9 @@ impl<B: FusedAutodiffBackend> Run<B> {
         println!("\nTokenizer: {}", data.tokenizer.describe());
         let vocab_size = data.tokenizer.vocab_size();
         println!("Vocabulary size: {vocab_size}");
-        config.save(run)?;
+        if leader {
+            config.save(run)?;
+        }
 
         let model = initial_model::<B>(config, resume_from.as_ref(), vocab_size, device)?;
         println!("Model parameters: {}", group(model.num_params()));
@@ -122,7 +139,8 @@ impl<B: FusedAutodiffBackend> Run<B> {
         let metrics = run.metrics();
         let resumed = resume_from.map(|r| r.state);
         let kept_rows = resumed.as_ref().map(|r| r.step);
-        let monitor = Monitor::new(total_steps, sampler.epochs(), per_step * block_size, &metrics, kept_rows)?;
+        let metrics = leader.then_some(metrics.as_path());
+        let monitor = Monitor::new(total_steps, sampler.epochs(), per_step * block_size, metrics, kept_rows)?;
         Ok(Self { data, sampler, learner, val_batches, monitor, resumed, vocab_size, block_size, per_step, total_steps })
     }
 }
@@ -143,20 +161,43 @@ fn refuse_existing(run: &RunDir) -> Result<()> {
 }
 
 /// The checkpoint to resume from, checked; `None` when the run has none yet (it then starts from
-/// step 0). Resuming from an older checkpoint than the last sets the later ones aside.
-fn resume_point(run: &RunDir, which: Which) -> Result<Option<Checkpoint>> {
+/// step 0). Reads only.
+fn find_resume(run: &RunDir, which: Which) -> Result<Option<Checkpoint>> {
     if which == Which::Last && !run.latest().exists() && run.checkpoint_steps_on_disk().is_empty() {
-        println!("No checkpoint in {} yet: starting the run from step 0", run.root().display());
-        run.clear_run()?;
         return Ok(None);
     }
-    let from = checkpoint::open_checkpoint(run, which)?;
-    if which != Which::Last {
-        if let Some(aside) = checkpoint::set_aside_after(run, from.state.step)? {
-            println!("The checkpoints after step {} were moved to {}", from.state.step, aside.display());
+    checkpoint::open_checkpoint(run, which).map(Some)
+}
+
+/// What a resume changes in the run directory (rank 0): with no checkpoint yet, the old run's
+/// metrics go; from an older checkpoint than the last, the later ones are set aside.
+fn prepare_resume(run: &RunDir, which: Which, from: Option<&Checkpoint>) -> Result<()> {
+    match from {
+        None => {
+            println!("No checkpoint in {} yet: starting the run from step 0", run.root().display());
+            run.clear_run()
         }
+        Some(from) if which != Which::Last => {
+            if let Some(aside) = checkpoint::set_aside_after(run, from.state.step)? {
+                println!("The checkpoints after step {} were moved to {}", from.state.step, aside.display());
+            }
+            Ok(())
+        }
+        Some(_) => Ok(()),
     }
-    Ok(Some(from))
+}
+
+/// A new run's data (rank 0): prepared in the run directory unless `data.path` is a prepared
+/// directory, whose tokenizer the run then copies byte for byte (a resume compares the two).
+fn fresh_data(config: &RunConfig, run: &RunDir) -> Result<PreparedData> {
+    let data = ensure_prepared(&config.data, run.root(), &mut |m| println!("{m}"))?;
+    let dir = data_dir(&config.data, run.root());
+    if dir != run.root() {
+        let path = dir.join(TOKENIZER_FILE);
+        let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        write_atomic(&run.tokenizer(), &bytes)?;
+    }
+    Ok(data)
 }
 
 /// A resumed run's data: its own saved tokenizer and token files (checked against their

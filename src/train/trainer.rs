@@ -4,6 +4,7 @@ use anyhow::{bail, Result};
 use burn::module::AutodiffModule;
 use burngpt_ops::FusedAutodiffBackend;
 
+use super::all_reduce::check_agreement;
 use super::config::RunConfig;
 use super::eval::evaluate;
 use super::monitor::group;
@@ -11,6 +12,7 @@ use super::setup::{Run, Start};
 use super::stop::StopHandle;
 use crate::checkpoint::{self, TrainState};
 use crate::data::Batch;
+use crate::dist::Collective;
 use crate::model::Gpt;
 use crate::report::plot_run;
 use crate::run_dir::RunDir;
@@ -45,7 +47,8 @@ struct StopWhen<'a> {
 }
 
 /// Trains the model described by `config` on `device` in the run directory `run`, logging to stdout,
-/// saving checkpoints, metrics and plots there. `start` says whether to begin a new run or
+/// saving checkpoints, metrics and plots there. On `comm.size()` processes each rank reads its
+/// share of every step's windows and rank 0 alone writes. `start` says whether to begin a new run or
 /// continue the last checkpoint of `run`. After the step during which `stop` is
 /// requested, or after step `stop_at_step`, a checkpoint is saved and the summary says
 /// `interrupted`.
@@ -57,12 +60,25 @@ pub fn train<B: FusedAutodiffBackend>(
     stop_at_step: Option<usize>,
     device: &B::Device,
     backend_label: &str,
+    comm: &dyn Collective,
 ) -> Result<TrainSummary> {
+    let batch = config.training.batch_size;
+    if batch % comm.size() != 0 {
+        bail!(
+            "training.batch_size = {batch} does not divide among {} processes: each reads batch_size / processes \
+             windows of every micro-batch (the config describes the run, not the cluster)",
+            comm.size()
+        );
+    }
     // One writer per run directory, from before anything is read or deleted until the plots.
-    let _lock = run.lock()?;
-    let built = Run::<B>::build(config, run, start, device, backend_label)?;
+    let _lock = if comm.is_leader() { Some(run.lock()?) } else { None };
+    let built = Run::<B>::build(config, run, start, device, backend_label, comm)?;
+    check_agreement(&built.learner.model, comm, "at start-up")?;
     let total_steps = built.total_steps;
-    let summary = run_steps(built, config, run, &StopWhen { handle: stop, at_step: stop_at_step }, device)?;
+    let summary = run_steps(built, config, run, &StopWhen { handle: stop, at_step: stop_at_step }, device, comm)?;
+    if !comm.is_leader() {
+        return Ok(summary);
+    }
     let schedule = config.learner_config(total_steps).schedule;
     // The run is saved by now: a plot that cannot be drawn is worth a warning, not a failed run.
     match plot_run(run, Some(&|step| schedule.lr_at(step))) {
@@ -83,6 +99,7 @@ fn run_steps<B: FusedAutodiffBackend>(
     run: &RunDir,
     stop: &StopWhen,
     device: &B::Device,
+    comm: &dyn Collective,
 ) -> Result<TrainSummary> {
     let t = &config.training;
     let Run { data, sampler, mut learner, val_batches, mut monitor, resumed, vocab_size, block_size, per_step, total_steps } = built;
@@ -111,17 +128,20 @@ fn run_steps<B: FusedAutodiffBackend>(
     while step < total_steps {
         step += 1;
         let plan = sampler.plan(step, per_step, window, t.seed, &mut order);
+        // This rank's share of each micro-batch: windows [rank * b / N, (rank + 1) * b / N).
+        let share = t.batch_size / comm.size();
         let micro_batches = plan
             .starts
             .chunks(t.batch_size)
-            .map(|starts| Batch::read(&data.train, starts, block_size, device))
+            .map(|starts| Batch::read(&data.train, &starts[comm.rank() * share..][..share], block_size, device))
             .collect::<Result<Vec<_>>>()?;
         B::seed(device, seed::derive(t.seed, Stream::Dropout, step as u64));
-        let out = learner.train_step(step, micro_batches);
+        let mut stop_now = stop.handle.is_requested();
+        let out = learner.train_step_across(step, micro_batches, comm, &mut stop_now);
         monitor.step_done();
 
         let last = step == total_steps;
-        interrupted = stop.handle.is_requested() || stop.at_step == Some(step);
+        interrupted = stop_now || stop.at_step == Some(step);
         let logged = step % t.log_every == 0 || last;
         // Read back on every step where that costs no device synchronisation, else when logged.
         if logged || B::HOST_MEMORY {
@@ -161,8 +181,12 @@ fn run_steps<B: FusedAutodiffBackend>(
                 best_step,
                 elapsed_s: elapsed_before + monitor.elapsed(),
             };
-            let model = crate::model::model_bytes(learner.model.valid())?;
-            checkpoint::save_checkpoint(run, &model, &learner.optimizer_bytes()?, &state, t.keep_last)?;
+            check_agreement(&learner.model, comm, &format!("at step {step}"))?;
+            if comm.is_leader() {
+                let model = crate::model::model_bytes(learner.model.valid())?;
+                checkpoint::save_checkpoint(run, &model, &learner.optimizer_bytes()?, &state, t.keep_last)?;
+            }
+            comm.barrier();
             last_saved = Some(step);
             monitor.restart_window();
         }
