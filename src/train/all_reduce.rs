@@ -139,6 +139,9 @@ mod tests {
         fn hosts(&self) -> Vec<String> {
             vec!["a".into(); 3]
         }
+        fn abort(&self, code: i32) -> ! {
+            panic!("abort({code})")
+        }
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct StepOutput<B: Backend> {
     pub grad_norm: Tensor<B, 1>,
     /// Learning rate used for the update.
     pub lr: f64,
+    /// Seconds spent exchanging gradients with the other ranks (0 on one process).
+    pub reduce_secs: f64,
 }
 
 impl<B: Backend> StepOutput<B> {
@@ -113,6 +115,7 @@ impl<B: FusedAutodiffBackend> Learner<B> {
         // 1.-3. forward, loss, backward: gradients of the mean loss over every token
         let (grads, mut loss) = forward_backward(&self.model, micro_batches);
         // 3b. data parallel: the mean over the ranks of the gradients and the loss
+        let started = std::time::Instant::now();
         let grads = if comm.size() > 1 {
             let mut scalars = [loss.clone().into_scalar().elem::<f32>(), if *stop { 1.0 } else { 0.0 }];
             let grads = all_reduce_grads(&self.model, grads, &mut scalars, comm);
@@ -122,12 +125,13 @@ impl<B: FusedAutodiffBackend> Learner<B> {
         } else {
             grads
         };
+        let reduce_secs = if comm.size() > 1 { started.elapsed().as_secs_f64() } else { 0.0 };
         // 4. clip: one global L2 norm over all gradients, measured before clipping
         let (grads, grad_norm) = clip_global_norm(&self.model, grads, self.grad_clip);
         // 5. update: AdamW with decoupled weight decay at this step's learning rate
         self.model = self.optim.step(lr, self.model.clone(), grads);
 
-        StepOutput { loss, grad_norm, lr }
+        StepOutput { loss, grad_norm, lr, reduce_secs }
     }
 }
 

@@ -123,6 +123,7 @@ fn run_steps<B: FusedAutodiffBackend>(
     let mut final_val_loss = initial_val_loss;
     let mut interrupted = false;
     let mut last_saved = resumed.as_ref().map(|s| s.step);
+    let mut reduce_secs = 0.0;
     let sane = |which: &str, loss: f64, step: usize, last_saved: Option<usize>| ensure_sane(which, loss, step, last_saved, vocab_size);
     let mut step = first_step.saturating_sub(1);
     while step < total_steps {
@@ -138,6 +139,7 @@ fn run_steps<B: FusedAutodiffBackend>(
         B::seed(device, seed::derive(t.seed, Stream::Dropout, step as u64));
         let mut stop_now = stop.handle.is_requested();
         let out = learner.train_step_across(step, micro_batches, comm, &mut stop_now);
+        reduce_secs += out.reduce_secs;
         monitor.step_done();
 
         let last = step == total_steps;
@@ -217,6 +219,14 @@ fn run_steps<B: FusedAutodiffBackend>(
         group(summary.tokens_per_sec as usize),
         final_val_loss.exp()
     );
+    if comm.size() > 1 && steps_run > 0 {
+        println!(
+            "Gradient all-reduce across {} processes: {:.2} ms per step ({:.1}% of the time)",
+            comm.size(),
+            1e3 * reduce_secs / steps_run as f64,
+            100.0 * reduce_secs / wall_secs
+        );
+    }
     Ok(summary)
 }
 
