@@ -6,7 +6,7 @@ use burngpt_ops::FusedAutodiffBackend;
 
 use super::all_reduce::check_agreement;
 use super::config::RunConfig;
-use super::eval::evaluate;
+use super::eval::evaluate_across;
 use super::monitor::group;
 use super::setup::{Run, Start};
 use super::stop::StopHandle;
@@ -104,7 +104,7 @@ fn run_steps<B: FusedAutodiffBackend>(
     let t = &config.training;
     let Run { data, sampler, mut learner, val_batches, mut monitor, resumed, vocab_size, block_size, per_step, total_steps } = built;
     let window = block_size + 1;
-    let eval = |model: &Gpt<B>| evaluate(&model.valid(), val_batches.iter().cloned());
+    let eval = |model: &Gpt<B>| evaluate_across(&model.valid(), &val_batches, comm);
     let (first_step, mut best_val, mut best_step, elapsed_before) = match &resumed {
         Some(s) => (s.step + 1, s.best_val_loss.unwrap_or(f64::INFINITY), s.best_step, s.elapsed_s),
         None => (1, f64::INFINITY, 0, 0.0),
