@@ -136,7 +136,10 @@ fn run_steps<B: FusedAutodiffBackend>(
             .chunks(t.batch_size)
             .map(|starts| Batch::read(&data.train, &starts[comm.rank() * share..][..share], block_size, device))
             .collect::<Result<Vec<_>>>()?;
-        B::seed(device, seed::derive(t.seed, Stream::Dropout, step as u64));
+        // Dropout masks: the step's seed, made distinct per rank (rank 0's is the single-process one)
+        // so that the ranks' shares do not all get the same mask.
+        let rank_mix = (comm.rank() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        B::seed(device, seed::derive(t.seed, Stream::Dropout, step as u64) ^ rank_mix);
         let mut stop_now = stop.handle.is_requested();
         let out = learner.train_step_across(step, micro_batches, comm, &mut stop_now);
         reduce_secs += out.reduce_secs;
