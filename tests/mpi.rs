@@ -183,3 +183,25 @@ fn a_killed_rank_ends_the_job_and_the_last_checkpoint_resumes() {
     let out = ok(1, &["--resume".to_string(), run.display().to_string(), "--max-steps".into(), "300".into()]);
     assert!(out.contains("Resuming from"), "{out}");
 }
+
+#[test]
+fn ctrl_c_under_mpirun_stops_every_rank_at_one_step_with_one_checkpoint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = tiny(dir.path(), "c", 100_000, &["--set", "training.log_every=1000", "--set", "training.eval_every=100000"]);
+    let job = launch(2, &args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("mpirun starts");
+    let run = dir.path().join("c");
+    let start = Instant::now();
+    while !run.join("metrics.csv").is_file() || start.elapsed() < Duration::from_secs(2) {
+        assert!(start.elapsed() < Duration::from_secs(120), "no training within two minutes");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // mpirun forwards SIGINT to every rank; each asks to stop at a moment of its own.
+    let sent = Command::new("sh").args(["-c", &format!("kill -INT {}", job.id())]).status().expect("sh");
+    assert!(sent.success());
+    let out = job.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.matches("Interrupted: checkpoint saved at step").count(), 1, "{stdout}");
+    let latest = checkpoint::read_latest(&RunDir::new(&run)).expect("index");
+    assert!(stdout.contains(&format!("Interrupted: checkpoint saved at step {}", latest.last)), "{stdout}");
+    ok(1, &["--resume".to_string(), run.display().to_string(), "--max-steps".into(), (latest.last + 5).to_string()]);
+}

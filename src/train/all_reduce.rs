@@ -101,21 +101,16 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for Restore<'_, B> {
 #[cfg(test)]
 mod tests {
     use burn::backend::{Autodiff, NdArray};
-    use burn::module::{Module, Param};
+    use burn::module::Param;
     use burn::optim::GradientsParams;
     use burn::tensor::Tensor;
 
     use super::all_reduce_grads;
     use crate::dist::Collective;
+    use crate::test_util::TwoParams;
 
     type NB = NdArray<f32>;
     type AB = Autodiff<NB>;
-
-    #[derive(Module, Debug)]
-    struct TwoParams<B: burn::tensor::backend::Backend> {
-        a: Param<Tensor<B, 1>>,
-        b: Param<Tensor<B, 2>>,
-    }
 
     /// Three ranks in one process: rank 1 and rank 2 hold `others` times this rank's values.
     struct ThreeRanks {
@@ -148,18 +143,18 @@ mod tests {
     fn gradients_become_the_mean_over_ranks_and_scalars_the_sum() {
         let dev = Default::default();
         let module = TwoParams::<AB> {
-            a: Param::from_tensor(Tensor::from_floats([1.0, 2.0], &dev)),
-            b: Param::from_tensor(Tensor::from_floats([[3.0, 4.0]], &dev)),
+            g1: Param::from_tensor(Tensor::from_floats([1.0, 2.0], &dev)),
+            g2: Param::from_tensor(Tensor::from_floats([[3.0, 4.0]], &dev)),
         };
-        // d/da = [2, 0], d/db = [[0, 6]].
-        let loss = (module.a.val() * Tensor::from_floats([2.0, 0.0], &dev)).sum()
-            + (module.b.val() * Tensor::from_floats([[0.0, 6.0]], &dev)).sum();
+        // d/dg1 = [2, 0], d/dg2 = [[0, 6]].
+        let loss = (module.g1.val() * Tensor::from_floats([2.0, 0.0], &dev)).sum()
+            + (module.g2.val() * Tensor::from_floats([[0.0, 6.0]], &dev)).sum();
         let grads = GradientsParams::from_grads::<AB, _>(loss.backward(), &module);
         // The other two ranks have twice these gradients: the mean is (1 + 2 + 2) / 3 = 5/3 of them.
         let mut scalars = [1.5f32, 1.0];
         let grads = all_reduce_grads::<AB, _>(&module, grads, &mut scalars, &ThreeRanks { others: 2.0 });
-        let a: Vec<f32> = grads.get::<NB, 1>(module.a.id).expect("a").into_data().iter::<f32>().collect();
-        let b: Vec<f32> = grads.get::<NB, 2>(module.b.id).expect("b").into_data().iter::<f32>().collect();
+        let a: Vec<f32> = grads.get::<NB, 1>(module.g1.id).expect("g1").into_data().iter::<f32>().collect();
+        let b: Vec<f32> = grads.get::<NB, 2>(module.g2.id).expect("g2").into_data().iter::<f32>().collect();
         let third = 1.0f32 / 3.0;
         assert_eq!(a, vec![10.0 * third, 0.0]);
         assert_eq!(b, vec![0.0, 30.0 * third]);

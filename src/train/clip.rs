@@ -66,22 +66,15 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_, B> {
 #[cfg(test)]
 mod tests {
     use burn::backend::{Autodiff, NdArray};
-    use burn::module::{Module, Param};
+    use burn::module::Param;
     use burn::optim::GradientsParams;
     use burn::tensor::Tensor;
 
     use super::clip_global_norm;
-    use crate::test_util::{assert_close, values};
+    use crate::test_util::{assert_close, values, TwoParams};
 
     type NB = NdArray<f32>;
     type AB = Autodiff<NB>;
-
-    /// Two parameters shaped like the reference's gradients, for clipping tests.
-    #[derive(Module, Debug)]
-    struct TwoParams<B: burn::tensor::backend::Backend> {
-        g1: Param<Tensor<B, 1>>,
-        g2: Param<Tensor<B, 2>>,
-    }
 
     /// Gradients exactly `g1 = [3, 0]` and `g2 = [[0, 4]]`: the loss is linear in the params.
     fn reference_grads(scale: f32) -> (TwoParams<AB>, GradientsParams) {
