@@ -13,7 +13,7 @@ pub use batch::Batch;
 pub use char_tokenizer::CharTokenizer;
 pub use config::{DataConfig, TokenizerKind};
 pub(crate) use prepare::ensure_prepared;
-pub use prepare::{data_dir, open_prepared, prepare, tokenizer_hash, DataMeta, PreparedData};
+pub use prepare::{data_dir, open_prepared, prepare, DataMeta, PreparedData};
 pub use sampler::{Sampler, StepPlan};
 pub use source::TextSource;
 pub use tokenizer::{load_tokenizer, Tokenizer};

@@ -10,7 +10,7 @@ use super::source::TextSource;
 use super::tokenizer::{check_vocab, Tokenizer};
 use super::tokens::{TokenFile, TokenWriter};
 use super::config::{DataConfig, TokenizerKind};
-use crate::run_dir::{hash_file, write_atomic, Manifest, META_FILE, TOKENIZER_FILE, TRAIN_FILE, VAL_FILE};
+use crate::run_dir::{write_atomic, Manifest, META_FILE, TOKENIZER_FILE, TRAIN_FILE, VAL_FILE};
 
 /// What `data.json` records about a prepared corpus.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,7 +105,8 @@ pub fn ensure_prepared(data: &DataConfig, dir: &Path, log: &mut dyn FnMut(&str))
         log(&format!("Prepared data in {} is for other settings: preparing again", dir.display()));
     }
     prepare(data, dir, log)?;
-    open_prepared(dir)
+    // Just written and checksummed: no need to read the files back again.
+    open_checked(dir, false)
 }
 
 /// Tokenizes `data.path` into `dir`: trains (or, for char, collects) the tokenizer on the
@@ -192,8 +193,15 @@ pub fn prepare(data: &DataConfig, dir: &Path, log: &mut dyn FnMut(&str)) -> Resu
 
 /// Opens a prepared directory and checks its files against their checksums and each other.
 pub fn open_prepared(dir: &Path) -> Result<PreparedData> {
+    open_checked(dir, true)
+}
+
+/// [`open_prepared`], with the checksums checked only when `verify`.
+fn open_checked(dir: &Path, verify: bool) -> Result<PreparedData> {
     let meta = read_meta(dir)?;
-    meta.files.verify(dir).with_context(|| format!("the prepared data in {} cannot be used", dir.display()))?;
+    if verify {
+        meta.files.verify(dir).with_context(|| format!("the prepared data in {} cannot be used", dir.display()))?;
+    }
     let tokenizer = Tokenizer::load(&dir.join(TOKENIZER_FILE))?;
     let train = TokenFile::open(&dir.join(TRAIN_FILE))?;
     let val = TokenFile::open(&dir.join(VAL_FILE))?;
@@ -201,11 +209,6 @@ pub fn open_prepared(dir: &Path) -> Result<PreparedData> {
         check_vocab(&tokenizer, file.vocab_size(), &file.path().display().to_string())?;
     }
     Ok(PreparedData { meta, tokenizer, train, val })
-}
-
-/// The checksum of `dir`'s tokenizer, for comparing with a copy (see [`DataMeta::files`]).
-pub fn tokenizer_hash(dir: &Path) -> Result<String> {
-    hash_file(&dir.join(TOKENIZER_FILE))
 }
 
 fn read_meta(dir: &Path) -> Result<DataMeta> {

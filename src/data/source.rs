@@ -45,11 +45,7 @@ impl TextSource {
 
     /// Checksum of the concatenated contents (what identifies the corpus of prepared data).
     pub fn content_hash(&self) -> Result<String> {
-        let mut hasher = blake3::Hasher::new();
-        for path in &self.files {
-            hasher.update_mmap_rayon(path).with_context(|| format!("cannot read data file {}", path.display()))?;
-        }
-        Ok(format!("blake3:{}", hasher.finalize().to_hex()))
+        crate::run_dir::hash_files(&self.files)
     }
 
     /// Calls `f` on successive chunks of the concatenated text (each about 1 MiB, ending

@@ -14,8 +14,16 @@ pub fn hash_bytes(bytes: &[u8]) -> String {
 
 /// [`hash_bytes`] of the file at `path`, read through a memory map on all threads.
 pub fn hash_file(path: &Path) -> Result<String> {
+    hash_files(&[path])
+}
+
+/// [`hash_bytes`] of the files' contents concatenated in order.
+pub fn hash_files(paths: &[impl AsRef<Path>]) -> Result<String> {
     let mut hasher = blake3::Hasher::new();
-    hasher.update_mmap_rayon(path).with_context(|| format!("cannot read {}", path.display()))?;
+    for path in paths {
+        let path = path.as_ref();
+        hasher.update_mmap_rayon(path).with_context(|| format!("cannot read {}", path.display()))?;
+    }
     Ok(format!("blake3:{}", hasher.finalize().to_hex()))
 }
 
@@ -34,11 +42,6 @@ impl Manifest {
     pub fn add_file(&mut self, dir: &Path, name: &str) -> Result<()> {
         self.0.insert(name.to_string(), hash_file(&dir.join(name))?);
         Ok(())
-    }
-
-    /// Whether no file is recorded (written by a version without checksums).
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 
     /// Checks every recorded file of `dir` against its checksum; the error names the first

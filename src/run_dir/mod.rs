@@ -17,7 +17,7 @@ mod checksum;
 mod lock;
 
 pub use atomic::{rename_synced, sync_dir, write_atomic, write_synced};
-pub use checksum::{hash_bytes, hash_file, Manifest};
+pub use checksum::{hash_bytes, hash_file, hash_files, Manifest};
 pub use lock::RunLock;
 
 use std::fs;

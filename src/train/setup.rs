@@ -11,7 +11,7 @@ use super::learner::{init_model, Learner};
 use super::monitor::{group, Monitor};
 use crate::checkpoint::{self, Checkpoint, TrainState, Which};
 use crate::dist::Collective;
-use crate::data::{data_dir, ensure_prepared, open_prepared, tokenizer_hash, Batch, PreparedData, Sampler};
+use crate::data::{data_dir, ensure_prepared, open_prepared, Batch, PreparedData, Sampler};
 use crate::model::Gpt;
 use crate::run_dir::{hash_file, write_atomic, RunDir, OPTIM_FILE, TOKENIZER_FILE};
 use crate::seed::{self, Stream};
@@ -208,7 +208,7 @@ fn open_run_data(config: &RunConfig, run: &RunDir) -> Result<PreparedData> {
     let data = open_prepared(&dir).map_err(|err| {
         err.context(format!("cannot resume {}: its tokenized data is missing or damaged", run.root().display()))
     })?;
-    if dir != run.root() && tokenizer_hash(&dir)? != hash_file(&run.tokenizer())? {
+    if dir != run.root() && hash_file(&dir.join(TOKENIZER_FILE))? != hash_file(&run.tokenizer())? {
         bail!(
             "cannot resume {}: {} was prepared again with another tokenizer than the run's {}",
             run.root().display(),
