@@ -18,9 +18,17 @@
 # third within seconds, and alternating gives both sides the same chances. PyTorch's generation runs
 # once per shape, after the rounds; ours is measured in every round (`bench` does both).
 #
-# Shapes: the spec's model (configs/small.toml: vocab 2000, d_model 128, 4 layers, 4 heads, block 128,
-# batch 16, no biases) and nanoGPT's laptop char model (configs/shakespeare_char.toml: vocab 65,
-# block 64, batch 12). Peak memory is each training process's maximum resident set size.
+# Shapes (SHAPES, default "small char"): `small`, the spec's model (configs/small.toml: vocab 2000,
+# d_model 128, 4 layers, 4 heads, block 128, batch 16, no biases); `char`, nanoGPT's laptop char model
+# (configs/shakespeare_char.toml: vocab 65, block 64, batch 12); `gpt2_124m`, GPT-2 small
+# (configs/gpt2_124m.toml at vocab 50304: d_model 768, 12 layers, 12 heads, block 1024, batch 4,
+# biases), 3 timed steps after 1 untimed and 32 generated tokens, since one step takes ~25 s on two
+# cores:
+#
+#   SHAPES=gpt2_124m ROUNDS=2 bench/compare.sh /path/to/venv/bin/python
+#
+# STEPS and WARMUP, when set, override every shape's own. Peak memory is each training process's
+# maximum resident set size.
 # Every run's output is kept in $OUT (default artifacts/bench). TORCH_GPT overrides the PyTorch script.
 set -euo pipefail
 
@@ -40,8 +48,8 @@ BIN2="${BIN2:-}"
 cd "$(dirname "$0")/.."
 
 THREADS="${THREADS:-2}"
-STEPS="${STEPS:-30}"
 ROUNDS="${ROUNDS:-3}"
+SHAPES="${SHAPES:-small char}"
 TORCH="${TORCH_GPT:-bench/torch_gpt.py}"
 OUT="${OUT:-artifacts/bench}"
 mkdir -p "$OUT"
@@ -55,11 +63,20 @@ for bin in "$BIN" ${BIN2:+"$BIN2"}; do
   command -v "$bin" > /dev/null || { echo "not an executable: $bin" >&2; exit 1; }
 done
 
-# name | our config | torch shape flags
-SHAPES=(
-  "small|configs/small.toml|--vocab 2000 --d-model 128 --layers 4 --heads 4 --ctx 128 --batch 16 --bias off"
-  "char|configs/shakespeare_char.toml|--vocab 65 --d-model 128 --layers 4 --heads 4 --ctx 64 --batch 12 --bias off"
+# name | our config | our extra flags | torch shape flags | steps | warmup steps | generated tokens
+ALL_SHAPES=(
+  "small|configs/small.toml||--vocab 2000 --d-model 128 --layers 4 --heads 4 --ctx 128 --batch 16 --bias off|30|5|256"
+  "char|configs/shakespeare_char.toml||--vocab 65 --d-model 128 --layers 4 --heads 4 --ctx 64 --batch 12 --bias off|30|5|256"
+  "gpt2_124m|configs/gpt2_124m.toml|--vocab 50304|--vocab 50304 --d-model 768 --layers 12 --heads 12 --ctx 1024 --batch 4 --bias on|3|1|32"
 )
+selected=()
+for want in $SHAPES; do
+  found=""
+  for shape in "${ALL_SHAPES[@]}"; do
+    [ "${shape%%|*}" = "$want" ] && { selected+=("$shape"); found=1; }
+  done
+  [ -n "$found" ] || { echo "unknown shape in SHAPES: $want (known: small char gpt2_124m)" >&2; exit 1; }
+done
 
 # Runs a command with its stdout in $OUT/<tag>.log, stderr in $OUT/<tag>.err, max RSS in $OUT/<tag>.rss.
 measure() {
@@ -68,26 +85,33 @@ measure() {
     echo "failed: $* (see $OUT/$tag.err)" >&2; exit 1; }
 }
 
-# ours <tag> <binary> <config>
+# ours <tag> <binary> <config> [extra flags...]
 ours() {
-  measure "$1" "$2" bench --config "$3" --steps "$STEPS" --warmup-steps 5 --new-tokens 256
+  local tag="$1" bin="$2" config="$3"; shift 3
+  measure "$tag" "$bin" bench --config "$config" "$@" --steps "$steps" --warmup-steps "$warmup" \
+    --new-tokens "$new_tokens"
 }
 
 echo "BIN = $BIN${BIN2:+, BIN2 = $BIN2}"
-for shape in "${SHAPES[@]}"; do
-  IFS='|' read -r name config flags <<< "$shape"
-  echo "== $name: $config vs torch_gpt.py $flags ($THREADS threads)"
+for shape in "${selected[@]}"; do
+  IFS='|' read -r name config extra flags steps warmup new_tokens <<< "$shape"
+  steps="${STEPS:-$steps}"
+  warmup="${WARMUP:-$warmup}"
+  echo "== $name: $config $extra vs torch_gpt.py $flags ($THREADS threads, $steps steps after $warmup)"
   for round in $(seq "$ROUNDS"); do
-    ours "ours_${name}_$round" "$BIN" "$config"
+    # shellcheck disable=SC2086
+    ours "ours_${name}_$round" "$BIN" "$config" $extra
     if [ -n "$BIN2" ]; then
-      ours "ours2_${name}_$round" "$BIN2" "$config"
+      # shellcheck disable=SC2086
+      ours "ours2_${name}_$round" "$BIN2" "$config" $extra
     fi
     # shellcheck disable=SC2086
-    measure "torch_train_${name}_$round" "$PY" "$TORCH" $flags --steps "$STEPS" --warmup-steps 5 \
+    measure "torch_train_${name}_$round" "$PY" "$TORCH" $flags --steps "$steps" --warmup-steps "$warmup" \
       --threads "$THREADS" --attn sdpa
   done
   # shellcheck disable=SC2086
-  measure "torch_gen_$name" "$PY" "$TORCH" $flags --mode generate --threads "$THREADS" --attn sdpa
+  measure "torch_gen_$name" "$PY" "$TORCH" $flags --mode generate --new-tokens "$new_tokens" \
+    --threads "$THREADS" --attn sdpa
 
   python3 - "$OUT" "$name" "$ROUNDS" "${BIN2:+2}" <<'PYEOF'
 import json, statistics, sys

@@ -2,9 +2,9 @@
 //!
 //! The forward pass is the inner backend's method; the node keeps what the backward needs (the
 //! output for softmax and log-softmax, the input for GELU and layer norm, the inputs and the
-//! probabilities for attention) and its backward calls the inner backend's `*_backward` method.
-//! Burn's own ops would record one node per primitive op (softmax: max, subtract, exp, sum,
-//! divide) and walk each of them backward. The `*_backward` methods and `adamw_update` keep their
+//! softmax rows' statistics for attention, the logits' gradient for cross-entropy) and its
+//! backward calls the inner backend's `*_backward` method. Burn's own ops would record one node
+//! per primitive op (softmax: max, subtract, exp, sum, divide) and walk each of them backward. The `*_backward` methods and `adamw_update` keep their
 //! defaults here: they run on inner-backend tensors.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -12,7 +12,7 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{unary, Backward, Ops, OpsKind};
 use burn::backend::Autodiff;
-use burn::tensor::ops::FloatTensor;
+use burn::tensor::ops::{FloatTensor, IntTensor};
 
 use crate::FusedOps;
 
@@ -99,14 +99,27 @@ impl<B: FusedOps> Backward<B, 2> for LayerNormNoBeta {
 struct CausalAttention;
 
 impl<B: FusedOps> Backward<B, 3> for CausalAttention {
-    /// Query, key, value and the probabilities.
+    /// Query, key, value and the softmax rows' statistics (not the probabilities).
     type State = [FloatTensor<B>; 4];
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<B>(&ops.node);
-        let [q, k, v, probs] = ops.state;
-        let (dq, dk, dv) = B::fused_causal_attention_backward(q, k, v, probs, grad);
+        let [q, k, v, stats] = ops.state;
+        let (dq, dk, dv) = B::fused_causal_attention_backward(q, k, v, stats, grad);
         register_parent_grads!(ops, grads, [Some(dq), Some(dk), Some(dv)]);
+    }
+}
+
+#[derive(Debug)]
+struct CrossEntropy;
+
+impl<B: FusedOps> Backward<B, 1> for CrossEntropy {
+    /// The gradient of the mean loss with respect to the logits, computed in the forward pass.
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dlogits = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |g| B::fused_cross_entropy_backward(dlogits, g));
     }
 }
 
@@ -171,10 +184,20 @@ impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
         match CausalAttention.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let (q, k, v) = (q.primitive, k.primitive, v.primitive);
-                let (out, probs) = B::fused_causal_attention_with_probs(q.clone(), k.clone(), v.clone());
-                prep.finish([q, k, v, probs], out)
+                let (out, stats) = B::fused_causal_attention_with_stats(q.clone(), k.clone(), v.clone());
+                prep.finish([q, k, v, stats], out)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::fused_causal_attention(q.primitive, k.primitive, v.primitive)),
+        }
+    }
+
+    fn fused_cross_entropy_loss(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
+        match CrossEntropy.prepare::<C>([logits.node.clone()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => match B::fused_cross_entropy(logits.primitive, targets, true) {
+                (loss, Some(dlogits)) => prep.finish(dlogits, loss),
+                (_, None) => unreachable!("fused_cross_entropy returns the gradient it is asked for"),
+            },
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_cross_entropy(logits.primitive, targets, false).0),
         }
     }
 }

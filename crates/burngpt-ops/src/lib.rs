@@ -1,7 +1,7 @@
 //! burngpt's fused operations as a Burn backend extension.
 //!
 //! Each operation the GPT spends its time in (softmax, log-softmax, exact GELU, layer norm,
-//! causal attention) and the AdamW update is a method of [`FusedOps`], an extension trait over
+//! causal attention, cross-entropy) and the AdamW update is a method of [`FusedOps`], an extension trait over
 //! Burn's `Backend` (the pattern of Burn's `examples/custom-wgpu-kernel`):
 //!
 //! - every method has a default built from Burn's own ops ([`reference`]), which flex, wgpu and
@@ -11,7 +11,7 @@
 //!   inner backend's `*_backward` method ([`autodiff`]), instead of one node per primitive op.
 //!
 //! The model calls the tensor-level functions below ([`softmax`], [`log_softmax`], [`gelu`],
-//! [`layer_norm`], [`causal_attention`]); the optimizer calls [`FusedOps::adamw_update`].
+//! [`layer_norm`], [`causal_attention`], [`cross_entropy`]); the optimizer calls [`FusedOps::adamw_update`].
 
 pub mod adamw;
 mod autodiff;
@@ -21,8 +21,8 @@ mod ndarray;
 pub mod reference;
 
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Tensor, TensorPrimitive};
+use burn::tensor::ops::{FloatTensor, IntTensor};
+use burn::tensor::{Int, Tensor, TensorPrimitive};
 
 pub use adamw::AdamWStep;
 
@@ -97,25 +97,64 @@ pub trait FusedOps: Backend {
         reference::causal_attention::<Self>(q, k, v)
     }
 
-    /// [`FusedOps::fused_causal_attention`] and its probabilities `[batch, heads, seq_q, seq_k]`
-    /// (zero where masked), which the backward pass reuses.
-    fn fused_causal_attention_with_probs(
+    /// [`FusedOps::fused_causal_attention`] and the statistics of its softmax rows, all the
+    /// backward pass needs besides the inputs: the probabilities are recomputed from them
+    /// (FlashAttention's trade), so what is kept for backward grows with `seq_q`, not `seq_q * seq_k`.
+    ///
+    /// # Shapes
+    /// -> (`[batch, heads, seq_q, val_dim]`, stats `[batch, heads, seq_q, 2]`): per query row the
+    /// maximum `m` of its scaled visible scores and `l = sum(exp(score - m))`, so that
+    /// `p = exp(score - m) / l` (a query that sees no key: `m = f32::MIN`, `l = 0`, `p = 0`).
+    fn fused_causal_attention_with_stats(
         q: FloatTensor<Self>,
         k: FloatTensor<Self>,
         v: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        reference::causal_attention_with_probs::<Self>(q, k, v)
+        reference::causal_attention_with_stats::<Self>(q, k, v)
     }
 
-    /// `(dq, dk, dv)` of causal attention from its probabilities and the output's gradient.
+    /// `(dq, dk, dv)` of causal attention from the inputs, the row statistics of
+    /// [`FusedOps::fused_causal_attention_with_stats`] and the output's gradient.
     fn fused_causal_attention_backward(
         q: FloatTensor<Self>,
         k: FloatTensor<Self>,
         v: FloatTensor<Self>,
-        probs: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
         grad: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        reference::causal_attention_backward::<Self>(q, k, v, probs, grad)
+        reference::causal_attention_backward::<Self>(q, k, v, stats, grad)
+    }
+
+    /// Mean cross-entropy of the rows of `logits` against `targets`: the loss alone, or under
+    /// `Autodiff` one node whose backward scales the gradient [`FusedOps::fused_cross_entropy`]
+    /// computed in the forward pass.
+    ///
+    /// # Shapes
+    /// `logits: [rows, vocab]`, `targets: [rows]` -> `[1]`
+    fn fused_cross_entropy_loss(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
+        Self::fused_cross_entropy(logits, targets, false).0
+    }
+
+    /// Mean cross-entropy of the rows of `logits` against `targets` and, when `with_grad`, its
+    /// gradient with respect to the logits, `(softmax(logits) - one_hot(targets)) / rows`, which
+    /// a backend may write over the logits' own memory (llm.c's fused classifier): the
+    /// vocabulary-wide tensor then exists once, where log-softmax, gather and their backward
+    /// passes would hold three or four copies.
+    ///
+    /// # Shapes
+    /// `logits: [rows, vocab]`, `targets: [rows]` -> (`[1]`, `[rows, vocab]` when `with_grad`)
+    fn fused_cross_entropy(
+        logits: FloatTensor<Self>,
+        targets: IntTensor<Self>,
+        with_grad: bool,
+    ) -> (FloatTensor<Self>, Option<FloatTensor<Self>>) {
+        reference::cross_entropy::<Self>(logits, targets, with_grad)
+    }
+
+    /// The logits' gradient from the one [`FusedOps::fused_cross_entropy`] returned and the
+    /// loss's gradient `grad` (`[1]`): `dlogits * grad`.
+    fn fused_cross_entropy_backward(dlogits: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        reference::cross_entropy_backward::<Self>(dlogits, grad)
     }
 
     /// One AdamW update of weight `w` with gradient `g` and moments `m`, `v` (`None` before the
@@ -179,4 +218,13 @@ pub fn layer_norm<B: FusedOps, const D: usize>(
 /// -> `[batch, heads, seq_q, head_dim]`
 pub fn causal_attention<B: FusedOps>(q: Tensor<B, 4>, k: Tensor<B, 4>, v: Tensor<B, 4>) -> Tensor<B, 4> {
     tensor(B::fused_causal_attention(primitive(q), primitive(k), primitive(v)))
+}
+
+/// Mean cross-entropy of each row of `logits` against its target, one autodiff node whose
+/// gradient is computed in the forward pass ([`FusedOps::fused_cross_entropy`]).
+///
+/// # Shapes
+/// `logits: [rows, vocab]`, `targets: [rows]` -> `[1]`
+pub fn cross_entropy<B: FusedOps>(logits: Tensor<B, 2>, targets: Tensor<B, 1, Int>) -> Tensor<B, 1> {
+    tensor(B::fused_cross_entropy_loss(primitive(logits), targets.into_primitive()))
 }

@@ -7,8 +7,8 @@
 
 use burn::optim::{AdamW, AdamWConfig, AdamWState, AdaptiveMomentumState, SimpleOptimizer};
 use burn::tensor::backend::Backend;
-use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Bool, Tensor, TensorMetadata};
+use burn::tensor::ops::{FloatTensor, IntTensor};
+use burn::tensor::{Bool, Int, Tensor, TensorMetadata};
 
 use crate::{primitive, tensor, AdamWStep};
 
@@ -72,29 +72,40 @@ pub fn causal_attention<B: Backend>(q: FloatTensor<B>, k: FloatTensor<B>, v: Flo
     B::attention(q, k, v, None, None, options)
 }
 
-/// `softmax(q k^T * scale + mask) v` and the probabilities, in the order of Burn's attention
-/// fallback (scale on the scores, future keys filled with `-inf`, its NaN-safe softmax).
-pub fn causal_attention_with_probs<B: Backend>(
-    q: FloatTensor<B>,
-    k: FloatTensor<B>,
-    v: FloatTensor<B>,
-) -> (FloatTensor<B>, FloatTensor<B>) {
-    let (q, k, v): (Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>) = (tensor(q), tensor(k), tensor(v));
+/// The scaled scores `q k^T * scale` with the keys a query does not see filled with `-inf`.
+fn masked_scores<B: Backend>(q: Tensor<B, 4>, k: Tensor<B, 4>) -> Tensor<B, 4> {
     let [batch, heads, seq_q, head_dim] = q.dims();
     let seq_k = k.dims()[2];
     let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (head_dim as f64).sqrt());
     let future = Tensor::<B, 2, Bool>::tril_mask([seq_q, seq_k], seq_k as i64 - seq_q as i64, &scores.device());
     let future = future.unsqueeze::<4>().expand([batch, heads, seq_q, seq_k]);
-    let scores = scores.mask_fill(future, f32::NEG_INFINITY);
-    // The fallback's NaN-safe softmax: a query that sees no key gets zero probabilities.
-    let max = scores.clone().max_dim(3).clamp_min(f32::MIN);
-    let exp = (scores - max).exp();
-    let probs = exp.clone() / exp.sum_dim(3).clamp_min(f32::MIN_POSITIVE);
-    let out = probs.clone().matmul(v);
-    (primitive(out), primitive(probs))
+    scores.mask_fill(future, f32::NEG_INFINITY)
 }
 
-/// The gradients of causal attention from its probabilities `p` and the output's gradient:
+/// `exp(scores - max) / sum` from the row statistics `[.., 2]` (max, sum); a row with `sum = 0`
+/// (a query that sees no key) gets zero probabilities, as in Burn's NaN-safe softmax.
+fn probabilities<B: Backend>(scores: Tensor<B, 4>, max: Tensor<B, 4>, sum: Tensor<B, 4>) -> Tensor<B, 4> {
+    (scores - max).exp() / sum.clamp_min(f32::MIN_POSITIVE)
+}
+
+/// `softmax(q k^T * scale + mask) v` and the rows' statistics `[batch, heads, seq_q, 2]`
+/// (max, sum of exponentials), in the order of Burn's attention fallback (scale on the scores,
+/// future keys filled with `-inf`, its NaN-safe softmax).
+pub fn causal_attention_with_stats<B: Backend>(
+    q: FloatTensor<B>,
+    k: FloatTensor<B>,
+    v: FloatTensor<B>,
+) -> (FloatTensor<B>, FloatTensor<B>) {
+    let (q, k, v): (Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>) = (tensor(q), tensor(k), tensor(v));
+    let scores = masked_scores(q, k);
+    let max = scores.clone().max_dim(3).clamp_min(f32::MIN); // [batch, heads, seq_q, 1]
+    let sum = (scores.clone() - max.clone()).exp().sum_dim(3); // [batch, heads, seq_q, 1]
+    let out = probabilities(scores, max.clone(), sum.clone()).matmul(v);
+    (primitive(out), primitive(Tensor::cat(vec![max, sum], 3)))
+}
+
+/// The gradients of causal attention, the probabilities `p` recomputed from the inputs and the
+/// row statistics, and the output's gradient:
 ///
 /// ```text
 /// dv = p^T do        dp = do v^T        ds = scale * p * (dp - rowsum(p * dp))
@@ -104,12 +115,16 @@ pub fn causal_attention_backward<B: Backend>(
     q: FloatTensor<B>,
     k: FloatTensor<B>,
     v: FloatTensor<B>,
-    probs: FloatTensor<B>,
+    stats: FloatTensor<B>,
     grad: FloatTensor<B>,
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
-    let (q, k, v, p, d_o): (Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>) =
-        (tensor(q), tensor(k), tensor(v), tensor(probs), tensor(grad));
+    let (q, k, v, stats, d_o): (Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>) =
+        (tensor(q), tensor(k), tensor(v), tensor(stats), tensor(grad));
     let scale = 1.0 / (q.dims()[3] as f64).sqrt();
+    let [batch, heads, seq_q, _] = stats.dims();
+    let max = stats.clone().slice([0..batch, 0..heads, 0..seq_q, 0..1]);
+    let sum = stats.slice([0..batch, 0..heads, 0..seq_q, 1..2]);
+    let p = probabilities(masked_scores(q.clone(), k.clone()), max, sum);
     let dv = p.clone().swap_dims(2, 3).matmul(d_o.clone());
     let dp = d_o.matmul(v.swap_dims(2, 3));
     let dot = (p.clone() * dp.clone()).sum_dim(3);
@@ -117,6 +132,32 @@ pub fn causal_attention_backward<B: Backend>(
     let dq = ds.clone().matmul(k);
     let dk = ds.swap_dims(2, 3).matmul(q);
     (primitive(dq), primitive(dk), primitive(dv))
+}
+
+/// `-mean(log_softmax(logits)[target])` (log-softmax, gather, mean) and, when `with_grad`,
+/// `(softmax(logits) - one_hot(targets)) / rows`.
+pub fn cross_entropy<B: Backend>(
+    logits: FloatTensor<B>,
+    targets: IntTensor<B>,
+    with_grad: bool,
+) -> (FloatTensor<B>, Option<FloatTensor<B>>) {
+    let logits: Tensor<B, 2> = tensor(logits);
+    let targets: Tensor<B, 1, Int> = Tensor::from_primitive(targets);
+    let [rows, vocab] = logits.dims();
+    let log_probs = burn::tensor::activation::log_softmax(logits, 1); // [rows, vocab]
+    let loss = log_probs.clone().gather(1, targets.clone().reshape([rows, 1])).mean().neg();
+    let grad = with_grad.then(|| {
+        let one_hot: Tensor<B, 2> = targets.one_hot::<2>(vocab).float();
+        primitive((log_probs.exp() - one_hot).div_scalar(rows as f64))
+    });
+    (primitive(loss), grad)
+}
+
+/// `dlogits * grad`, `grad` being the loss's gradient `[1]`.
+pub fn cross_entropy_backward<B: Backend>(dlogits: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
+    let dlogits: Tensor<B, 2> = tensor(dlogits);
+    let grad: Tensor<B, 1> = tensor(grad);
+    primitive(dlogits * grad.unsqueeze::<2>())
 }
 
 /// Burn's own `AdamW::step` on the flattened parameter, configured from `step`.

@@ -3,13 +3,14 @@
 
 mod adamw;
 mod attention;
+mod cross_entropy;
 mod elementwise;
 mod fast_math;
 mod gelu;
 mod layer_norm;
 mod softmax;
 
-use burn::tensor::ops::{ActivationOps, FloatTensor, ModuleOps};
+use burn::tensor::ops::{ActivationOps, FloatTensor, IntTensor, ModuleOps};
 use burn_ndarray::{FloatNdArrayElement, IntNdArrayElement, NdArray, NdArrayTensor, QuantElement, SharedArray};
 
 use crate::{reference, AdamWStep, FusedOps};
@@ -94,31 +95,50 @@ where
     }
 
     fn fused_causal_attention(q: FloatTensor<Self>, k: FloatTensor<Self>, v: FloatTensor<Self>) -> FloatTensor<Self> {
-        Self::fused_causal_attention_with_probs(q, k, v).0
+        Self::fused_causal_attention_with_stats(q, k, v).0
     }
 
-    fn fused_causal_attention_with_probs(
+    fn fused_causal_attention_with_stats(
         q: FloatTensor<Self>,
         k: FloatTensor<Self>,
         v: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         kernel!((q, k, v) => {
-            let (out, probs) = attention::attention_with_probs(q, k, v);
-            (out.into(), probs.into())
-        }, else reference::causal_attention_with_probs::<Self>(q, k, v))
+            let (out, stats) = attention::attention_with_stats(q, k, v);
+            (out.into(), stats.into())
+        }, else reference::causal_attention_with_stats::<Self>(q, k, v))
     }
 
     fn fused_causal_attention_backward(
         q: FloatTensor<Self>,
         k: FloatTensor<Self>,
         v: FloatTensor<Self>,
-        probs: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
         grad: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        kernel!((q, k, v, probs, grad) => {
-            let (dq, dk, dv) = attention::attention_backward(q, k, v, probs, grad);
+        kernel!((q, k, v, stats, grad) => {
+            let (dq, dk, dv) = attention::attention_backward(q, k, v, stats, grad);
             (dq.into(), dk.into(), dv.into())
-        }, else reference::causal_attention_backward::<Self>(q, k, v, probs, grad))
+        }, else reference::causal_attention_backward::<Self>(q, k, v, stats, grad))
+    }
+
+    fn fused_cross_entropy(
+        logits: FloatTensor<Self>,
+        targets: IntTensor<Self>,
+        with_grad: bool,
+    ) -> (FloatTensor<Self>, Option<FloatTensor<Self>>) {
+        let Some(indices) = cross_entropy::indices(&targets) else {
+            return reference::cross_entropy::<Self>(logits, targets, with_grad);
+        };
+        kernel!((logits) => {
+            let (loss, grad) = cross_entropy::cross_entropy(logits, &indices, with_grad);
+            (loss.into(), grad.map(Into::into))
+        }, else reference::cross_entropy::<Self>(logits, targets, with_grad))
+    }
+
+    fn fused_cross_entropy_backward(dlogits: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        kernel!((dlogits, grad) => cross_entropy::scale_by(dlogits, &grad).into(),
+            else reference::cross_entropy_backward::<Self>(dlogits, grad))
     }
 
     fn adamw_update(
@@ -161,14 +181,33 @@ fn gemm_into<E: FloatNdArrayElement>(
     rhs: &ndarray::ArrayView2<E>,
     out: &mut ndarray::ArrayViewMut2<E>,
 ) {
+    gemm_with(lhs, rhs, out, false);
+}
+
+/// `out += lhs rhs`, as [`gemm_into`].
+fn gemm_add_into<E: FloatNdArrayElement>(
+    lhs: &ndarray::ArrayView2<E>,
+    rhs: &ndarray::ArrayView2<E>,
+    out: &mut ndarray::ArrayViewMut2<E>,
+) {
+    gemm_with(lhs, rhs, out, true);
+}
+
+/// `out = lhs rhs`, or `out += lhs rhs` when `accumulate`.
+fn gemm_with<E: FloatNdArrayElement>(
+    lhs: &ndarray::ArrayView2<E>,
+    rhs: &ndarray::ArrayView2<E>,
+    out: &mut ndarray::ArrayViewMut2<E>,
+    accumulate: bool,
+) {
     let (m, k) = lhs.dim();
     let n = rhs.dim().1;
     assert!(rhs.dim().0 == k && out.dim() == (m, n), "gemm_into: incompatible shapes");
     let (ls, rs, os) = (lhs.strides(), rhs.strides(), out.strides());
     let (os0, os1) = (os[0], os[1]);
-    // Safety: the three views are valid for their shapes and strides, `out` does not alias the
-    // inputs, and `read_dst = false` means `out`'s prior contents are never read (gemm computes
-    // `out = beta * lhs * rhs`; its `alpha` scales the destination, ignored here).
+    // Safety: the three views are valid for their shapes and strides and `out` does not alias
+    // the inputs. gemm computes `out = alpha * out + beta * lhs * rhs`, reading `out` only when
+    // `read_dst` (`accumulate`).
     unsafe {
         gemm::gemm(
             m,
@@ -177,14 +216,14 @@ fn gemm_into<E: FloatNdArrayElement>(
             out.as_mut_ptr(),
             os1,
             os0,
-            false,
+            accumulate,
             lhs.as_ptr(),
             ls[1],
             ls[0],
             rhs.as_ptr(),
             rs[1],
             rs[0],
-            E::zero(),
+            E::one(),
             E::one(),
             false,
             false,
