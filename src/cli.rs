@@ -165,6 +165,15 @@ pub struct PrepareArgs {
     /// Fraction of the characters in the training split.
     #[arg(long, value_name = "F", default_value_t = 0.9)]
     pub train_fraction: f64,
+    /// Train BPE on a seeded sample of about this many bytes of the training split (`data.bpe_sample_bytes`, default 256 MiB).
+    #[arg(long, value_name = "BYTES")]
+    pub bpe_sample_bytes: Option<u64>,
+    /// Tokens per token file, about (`data.shard_tokens`, default 2^29).
+    #[arg(long, value_name = "N")]
+    pub shard_tokens: Option<u64>,
+    /// Text read ahead and encoded at once, which bounds memory (`data.prepare_buffer_bytes`, default 64 MiB).
+    #[arg(long, value_name = "BYTES")]
+    pub buffer_bytes: Option<u64>,
     /// Replace the tokenizer and token files that the directory already holds (runs trained
     /// from them cannot be resumed on the new ones).
     #[arg(long)]

@@ -22,12 +22,14 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
                 "bpe" => TokenizerKind::Bpe,
                 other => bail!("--tokenizer {other}: expected `char` or `bpe`"),
             };
+            let defaults = DataConfig::new(input, tokenizer);
             let data = DataConfig {
-                path: input.clone(),
-                tokenizer,
                 vocab_size: (tokenizer == TokenizerKind::Bpe).then_some(args.vocab_size),
                 train_fraction: args.train_fraction,
-                tokenizer_file: None,
+                bpe_sample_bytes: args.bpe_sample_bytes.unwrap_or(defaults.bpe_sample_bytes),
+                shard_tokens: args.shard_tokens.unwrap_or(defaults.shard_tokens),
+                prepare_buffer_bytes: args.buffer_bytes.unwrap_or(defaults.prepare_buffer_bytes),
+                ..defaults
             };
             data.validate()?;
             (data, out.clone())

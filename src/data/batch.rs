@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 
-use super::tokens::TokenFile;
+use super::shards::TokenStream;
 
 /// Inputs and their next-token targets.
 #[derive(Debug, Clone)]
@@ -18,7 +18,7 @@ pub struct Batch<B: Backend> {
 impl<B: Backend> Batch<B> {
     /// Reads windows of `seq_len + 1` tokens starting at `starts`: inputs are the first
     /// `seq_len` tokens of each, targets the last `seq_len`.
-    pub fn read(tokens: &TokenFile, starts: &[usize], seq_len: usize, device: &B::Device) -> Result<Self> {
+    pub fn read(tokens: &TokenStream, starts: &[usize], seq_len: usize, device: &B::Device) -> Result<Self> {
         Self::build(starts, seq_len, device, |start, window| tokens.read_into(start, seq_len + 1, window))
     }
 

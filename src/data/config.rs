@@ -23,6 +23,42 @@ pub struct DataConfig {
     /// `tokenizer.json`, or a directory holding one (or `vocab.json` + `merges.txt`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokenizer_file: Option<PathBuf>,
+    /// At most about this many bytes of the training split train the BPE tokenizer: a seeded
+    /// sample of its ~1 MiB chunks when the split is larger (default 256 MiB: smaller corpora
+    /// train on all of it).
+    #[serde(default = "default_bpe_sample_bytes")]
+    pub bpe_sample_bytes: u64,
+    /// Seed of that sample.
+    #[serde(default = "default_sample_seed")]
+    pub sample_seed: u64,
+    /// Token files are cut into shards of about this many tokens (default 2^29: 1 GiB of
+    /// 16-bit ids); training reads the shards as one stream.
+    #[serde(default = "default_shard_tokens")]
+    pub shard_tokens: u64,
+    /// Text `prepare` reads ahead and encodes at once (default 64 MiB): with the tokenizer, what
+    /// bounds its memory, whatever the corpus's size. It does not change the output.
+    #[serde(default = "default_prepare_buffer_bytes")]
+    pub prepare_buffer_bytes: u64,
+}
+
+/// 256 MiB.
+pub fn default_bpe_sample_bytes() -> u64 {
+    256 << 20
+}
+
+/// 1337.
+pub fn default_sample_seed() -> u64 {
+    1337
+}
+
+/// 2^29 tokens.
+pub fn default_shard_tokens() -> u64 {
+    1 << 29
+}
+
+/// 64 MiB.
+pub fn default_prepare_buffer_bytes() -> u64 {
+    64 << 20
 }
 
 /// Which tokenizer turns text into ids.
@@ -46,6 +82,22 @@ impl TokenizerKind {
 }
 
 impl DataConfig {
+    /// `path` with `tokenizer`, 90% of the text for training and the other settings' defaults
+    /// (a BPE tokenizer still needs `vocab_size`).
+    pub fn new(path: &std::path::Path, tokenizer: TokenizerKind) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            tokenizer,
+            vocab_size: None,
+            train_fraction: 0.9,
+            tokenizer_file: None,
+            bpe_sample_bytes: default_bpe_sample_bytes(),
+            sample_seed: default_sample_seed(),
+            shard_tokens: default_shard_tokens(),
+            prepare_buffer_bytes: default_prepare_buffer_bytes(),
+        }
+    }
+
     /// Rejects a missing path and inconsistent tokenizer settings, naming the key.
     pub fn validate(&self) -> Result<()> {
         let d = self;
@@ -74,7 +126,21 @@ impl DataConfig {
         self.check_fraction()
     }
 
+    fn check_sizes(&self) -> Result<()> {
+        for (key, value) in [
+            ("bpe_sample_bytes", self.bpe_sample_bytes),
+            ("shard_tokens", self.shard_tokens),
+            ("prepare_buffer_bytes", self.prepare_buffer_bytes),
+        ] {
+            if value == 0 {
+                bail!("data.{key} must be > 0");
+            }
+        }
+        Ok(())
+    }
+
     fn check_fraction(&self) -> Result<()> {
+        self.check_sizes()?;
         if !(self.train_fraction > 0.0 && self.train_fraction < 1.0) {
             bail!("data.train_fraction = {} must be in (0, 1)", self.train_fraction);
         }

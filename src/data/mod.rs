@@ -1,10 +1,15 @@
 //! Text, tokenizers, prepared token files and batches.
 
 mod batch;
+mod bpe_sample;
 mod char_tokenizer;
 mod config;
+mod encode;
 mod prepare;
+mod prepare_state;
+mod progress;
 mod sampler;
+mod shards;
 mod source;
 mod tokenizer;
 mod tokens;
@@ -17,4 +22,7 @@ pub use prepare::{data_dir, open_prepared, prepare, DataMeta, PreparedData};
 pub use sampler::{Sampler, StepPlan};
 pub use source::TextSource;
 pub use tokenizer::{load_tokenizer, Tokenizer};
+pub use bpe_sample::END_OF_TEXT;
+pub use prepare_state::STATE_FILE as PREPARE_STATE_FILE;
+pub use shards::{shard_name, TokenStream};
 pub use tokens::{TokenDtype, TokenFile, TokenWriter, HEADER_LEN};

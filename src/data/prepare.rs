@@ -1,16 +1,29 @@
-//! Corpus preparation: text -> tokenizer + `train.bin` / `val.bin` + `data.json`, once.
+//! Corpus preparation: text -> tokenizer + token files (`train.bin`, `val.bin`, more shards for
+//! large corpora) + `data.json`, once, in memory bounded by `data.prepare_buffer_bytes`.
+//!
+//! Pass 1 counts characters (the train/validation split is by characters) and collects the
+//! alphabet; pass 2 trains the tokenizer on the training split, streamed (or on a seeded sample of
+//! its chunks, [`super::bpe_sample`]); pass 3 encodes the corpus into shards ([`super::encode`]).
+//! An interrupted `prepare` continues from its last finished shard ([`super::prepare_state`]).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use super::config::{default_bpe_sample_bytes, default_sample_seed, default_shard_tokens, DataConfig, TokenizerKind};
+use super::encode::{encode, EncodeJob};
+use super::prepare_state::{PrepareState, STATE_FILE};
+use super::progress::Progress;
+use super::shards::TokenStream;
 use super::source::TextSource;
 use super::tokenizer::{check_vocab, Tokenizer};
-use super::tokens::{TokenFile, TokenWriter};
-use super::config::{DataConfig, TokenizerKind};
-use crate::run_dir::{write_atomic, Manifest, META_FILE, TOKENIZER_FILE, TRAIN_FILE, VAL_FILE};
+use crate::run_dir::{hash_file, write_atomic, Manifest, META_FILE, TOKENIZER_FILE, TRAIN_FILE, VAL_FILE};
+
+/// Changes whenever the same inputs and settings would give other files.
+const FORMAT: &str = "prepare-2";
 
 /// What `data.json` records about a prepared corpus.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,9 +59,35 @@ pub struct DataMeta {
     pub train_tokens: u64,
     /// Tokens in `val.bin`.
     pub val_tokens: u64,
-    /// Checksums of `tokenizer.json`, `train.bin` and `val.bin`, checked when they are opened.
+    /// Checksums of `tokenizer.json` and the token files, checked when they are opened.
     #[serde(default)]
     pub files: Manifest,
+    /// The training split's token files, in order.
+    #[serde(default = "train_shards")]
+    pub train_shards: Vec<String>,
+    /// The validation split's token files, in order.
+    #[serde(default = "val_shards")]
+    pub val_shards: Vec<String>,
+    /// The token between files (`<|endoftext|>` for BPE), when the corpus has several.
+    #[serde(default)]
+    pub separator: Option<u32>,
+    /// `data.bpe_sample_bytes` it was prepared with.
+    #[serde(default = "default_bpe_sample_bytes")]
+    pub bpe_sample_bytes: u64,
+    /// `data.sample_seed` it was prepared with.
+    #[serde(default = "default_sample_seed")]
+    pub sample_seed: u64,
+    /// `data.shard_tokens` it was prepared with.
+    #[serde(default = "default_shard_tokens")]
+    pub shard_tokens: u64,
+}
+
+fn train_shards() -> Vec<String> {
+    vec![TRAIN_FILE.to_string()]
+}
+
+fn val_shards() -> Vec<String> {
+    vec![VAL_FILE.to_string()]
 }
 
 /// A prepared corpus, opened for training.
@@ -57,10 +96,10 @@ pub struct PreparedData {
     pub meta: DataMeta,
     /// Its tokenizer.
     pub tokenizer: Tokenizer,
-    /// Training tokens (memory-mapped).
-    pub train: TokenFile,
-    /// Validation tokens (memory-mapped).
-    pub val: TokenFile,
+    /// Training tokens (memory-mapped shards).
+    pub train: TokenStream,
+    /// Validation tokens (memory-mapped shards).
+    pub val: TokenStream,
 }
 
 impl DataMeta {
@@ -71,7 +110,25 @@ impl DataMeta {
             && self.bpe_vocab_size == bpe_target(data)
             && self.train_fraction == data.train_fraction
             && self.tokenizer_file == data.tokenizer_file
+            && self.bpe_sample_bytes == data.bpe_sample_bytes
+            && self.sample_seed == data.sample_seed
+            && self.shard_tokens == data.shard_tokens
     }
+}
+
+/// What identifies a preparation: the source's contents and every setting that changes the files.
+fn fingerprint(data: &DataConfig, source_hash: &str) -> String {
+    format!(
+        "{FORMAT} {source_hash} {} {:?} {:?} {} {} {} {} {:?}",
+        data.tokenizer.name(),
+        bpe_target(data),
+        data.tokenizer_file,
+        data.train_fraction,
+        data.bpe_sample_bytes,
+        data.sample_seed,
+        data.shard_tokens,
+        data.path
+    )
 }
 
 fn bpe_target(data: &DataConfig) -> Option<usize> {
@@ -110,69 +167,81 @@ pub fn ensure_prepared(data: &DataConfig, dir: &Path, log: &mut dyn FnMut(&str))
 }
 
 /// Tokenizes `data.path` into `dir`: trains (or, for char, collects) the tokenizer on the
-/// training split, then writes `train.bin`, `val.bin` and `data.json`.
+/// training split, then writes the token files and `data.json`. Continues an interrupted
+/// preparation of the same corpus with the same settings from its last finished shard.
 pub fn prepare(data: &DataConfig, dir: &Path, log: &mut dyn FnMut(&str)) -> Result<DataMeta> {
     let source = TextSource::new(&data.path)?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let source_hash = source.content_hash()?;
+    let mut state = match PrepareState::resumable(dir, &fingerprint(data, &source_hash)) {
+        Some(state) => {
+            let shards = state.train.len() + state.val.len();
+            log(&format!("Continuing the preparation in {} after its {shards} finished shards", dir.display()));
+            state
+        }
+        None => PrepareState::new(fingerprint(data, &source_hash)),
+    };
 
     // Pass 1: characters and alphabet.
-    let mut chars = 0u64;
-    let mut alphabet = BTreeSet::new();
-    source.for_each_chunk(|chunk| {
-        chars += chunk.chars().count() as u64;
-        alphabet.extend(chunk.chars());
-        Ok(())
-    })?;
+    let total_bytes = source.bytes()?;
+    let (chars, alphabet) = scan(&source, total_bytes)?;
     if chars == 0 {
         bail!("data.path: {} holds no text", data.path.display());
     }
     let train_chars = (chars as f64 * data.train_fraction).floor() as u64;
-    log(&format!("Preparing {} ({chars} characters) ...", data.path.display()));
+    log(&format!("Preparing {} ({chars} characters, {:.1} MiB) ...", data.path.display(), mib(total_bytes)));
 
     // Pass 2: the tokenizer, trained on the training split only (or read from tokenizer_file).
-    match &data.tokenizer_file {
-        Some(file) => log(&format!("Loading tokenizer {} ...", file.display())),
-        None => log(&format!("Training tokenizer ({}) ...", data.tokenizer.name())),
-    }
-    let train_text = match data.tokenizer {
-        TokenizerKind::Bpe if data.tokenizer_file.is_none() => split_text(&source, train_chars)?,
-        TokenizerKind::Bpe => Vec::new(),
-        TokenizerKind::Char => Vec::new(),
+    let tokenizer_path = dir.join(TOKENIZER_FILE);
+    let saved = state.tokenizer_hash.as_ref().filter(|h| hash_file(&tokenizer_path).is_ok_and(|f| &f == *h));
+    let tokenizer = match saved {
+        Some(_) => Tokenizer::load(&tokenizer_path)?,
+        None => {
+            let started = Instant::now();
+            let several_files = source.files().len() > 1;
+            let (tokenizer, separator) =
+                super::bpe_sample::build_tokenizer(data, &source, alphabet, (chars, train_chars), several_files, log)?;
+            tokenizer.save(&tokenizer_path)?;
+            log(&format!("Tokenizer ready in {:.1} s", started.elapsed().as_secs_f64()));
+            state = PrepareState { tokenizer_hash: Some(hash_file(&tokenizer_path)?), separator, ..PrepareState::new(state.fingerprint) };
+            state.save(dir)?;
+            tokenizer
+        }
     };
-    let tokenizer = match &data.tokenizer_file {
-        Some(file) => super::tokenizer::load_tokenizer(file).context("data.tokenizer_file")?,
-        None => Tokenizer::train(data.tokenizer, data.vocab_size.unwrap_or(0), alphabet.into_iter().collect(), train_text.into_iter())?,
-    };
-    tokenizer.save(&dir.join(TOKENIZER_FILE))?;
     let vocab_size = tokenizer.vocab_size();
 
-    // Pass 3: encode both splits.
-    let mut train = TokenWriter::create(&dir.join(TRAIN_FILE), vocab_size)?;
-    let mut val = TokenWriter::create(&dir.join(VAL_FILE), vocab_size)?;
-    let mut seen = 0u64;
-    source.for_each_chunk(|chunk| {
-        let n = chunk.chars().count() as u64;
-        let (a, b) = if seen >= train_chars {
-            ("", chunk)
-        } else if seen + n <= train_chars {
-            (chunk, "")
-        } else {
-            chunk.split_at(byte_offset(chunk, (train_chars - seen) as usize))
-        };
-        seen += n;
-        train.push(&tokenizer.encode(a)?)?;
-        val.push(&tokenizer.encode(b)?)
-    })?;
+    // Pass 3: encode both splits into shards.
+    let started = Instant::now();
+    let job = EncodeJob {
+        source: &source,
+        dir,
+        tokenizer: &tokenizer,
+        separator: state.separator,
+        train_chars,
+        shard_tokens: data.shard_tokens,
+        buffer_bytes: data.prepare_buffer_bytes,
+        total_bytes,
+    };
+    let (encoded_chars, encoded_tokens) = encode(&job, &mut state)?;
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
+    let (train_tokens, val_tokens) = (state.tokens(true), state.tokens(false));
+    log(&format!(
+        "Encoded {encoded_chars} characters into {encoded_tokens} tokens in {secs:.1} s: {:.0} characters/s, {:.0} tokens/s",
+        encoded_chars as f64 / secs,
+        encoded_tokens as f64 / secs
+    ));
+
     let dtype = super::tokens::TokenDtype::for_vocab(vocab_size).name().to_string();
-    let (train_tokens, val_tokens) = (train.finish()?, val.finish()?);
     let mut files = Manifest::default();
-    for name in [TOKENIZER_FILE, TRAIN_FILE, VAL_FILE] {
-        files.add_file(dir, name)?;
+    files.add_file(dir, TOKENIZER_FILE)?;
+    for record in state.train.iter().chain(&state.val) {
+        files.add_hash(&record.shard.name, &record.hash);
     }
+    let names = |records: &[super::prepare_state::ShardRecord]| records.iter().map(|r| r.shard.name.clone()).collect();
     let meta = DataMeta {
         source: data.path.clone(),
-        source_bytes: source.bytes()?,
-        source_hash: Some(source.content_hash()?),
+        source_bytes: total_bytes,
+        source_hash: Some(source_hash),
         tokenizer: data.tokenizer,
         bpe_vocab_size: bpe_target(data),
         train_fraction: data.train_fraction,
@@ -185,10 +254,39 @@ pub fn prepare(data: &DataConfig, dir: &Path, log: &mut dyn FnMut(&str)) -> Resu
         train_tokens,
         val_tokens,
         files,
+        train_shards: names(&state.train),
+        val_shards: names(&state.val),
+        separator: state.separator,
+        bpe_sample_bytes: data.bpe_sample_bytes,
+        sample_seed: data.sample_seed,
+        shard_tokens: data.shard_tokens,
     };
     write_atomic(&dir.join(META_FILE), serde_json::to_string_pretty(&meta)?.as_bytes())?;
+    let _ = std::fs::remove_file(dir.join(STATE_FILE)); // data.json now says the directory is complete
     log(&format!("Prepared {} train and {} val tokens in {}", meta.train_tokens, meta.val_tokens, dir.display()));
     Ok(meta)
+}
+
+/// Pass 1: the number of characters and the set of characters of the corpus.
+fn scan(source: &TextSource, total_bytes: u64) -> Result<(u64, Vec<char>)> {
+    let mut progress = Progress::new("Reading", total_bytes, 0);
+    let mut chars = 0u64;
+    let mut alphabet = BTreeSet::new();
+    source.for_each_chunk(|chunk| {
+        chars += chunk.chars().count() as u64;
+        // Most chunks add no new character: check cheaply before inserting.
+        if chunk.chars().any(|c| !alphabet.contains(&c)) {
+            alphabet.extend(chunk.chars());
+        }
+        progress.add(chunk.len() as u64);
+        Ok(())
+    })?;
+    progress.finish();
+    Ok((chars, alphabet.into_iter().collect()))
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1 << 20) as f64
 }
 
 /// Opens a prepared directory and checks its files against their checksums and each other.
@@ -203,10 +301,12 @@ fn open_checked(dir: &Path, verify: bool) -> Result<PreparedData> {
         meta.files.verify(dir).with_context(|| format!("the prepared data in {} cannot be used", dir.display()))?;
     }
     let tokenizer = Tokenizer::load(&dir.join(TOKENIZER_FILE))?;
-    let train = TokenFile::open(&dir.join(TRAIN_FILE))?;
-    let val = TokenFile::open(&dir.join(VAL_FILE))?;
-    for file in [&train, &val] {
-        check_vocab(&tokenizer, file.vocab_size(), &file.path().display().to_string())?;
+    let train = TokenStream::open(dir, &meta.train_shards)?;
+    let val = TokenStream::open(dir, &meta.val_shards)?;
+    for stream in [&train, &val] {
+        for file in stream.shards() {
+            check_vocab(&tokenizer, file.vocab_size(), &file.path().display().to_string())?;
+        }
     }
     Ok(PreparedData { meta, tokenizer, train, val })
 }
@@ -215,25 +315,4 @@ fn read_meta(dir: &Path) -> Result<DataMeta> {
     let path = dir.join(META_FILE);
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{}: not a valid data description", path.display()))
-}
-
-/// The text's chunks before character `at`: the training text the tokenizer trains on
-/// (held in memory only for that).
-fn split_text(source: &TextSource, at: u64) -> Result<Vec<String>> {
-    let mut train = Vec::new();
-    let mut seen = 0u64;
-    source.for_each_chunk(|chunk| {
-        if seen < at {
-            let n = chunk.chars().count() as u64;
-            let take = if seen + n <= at { chunk } else { &chunk[..byte_offset(chunk, (at - seen) as usize)] };
-            train.push(take.to_string());
-            seen += n;
-        }
-        Ok(())
-    })?;
-    Ok(train)
-}
-
-fn byte_offset(text: &str, chars: usize) -> usize {
-    text.char_indices().nth(chars).map_or(text.len(), |(i, _)| i)
 }

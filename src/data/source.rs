@@ -1,10 +1,11 @@
 //! Raw text sources: one file or a directory of `.txt` files, read in chunks.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
 
 /// Chunks end at a line break once they reach this many bytes.
 const CHUNK_BYTES: usize = 1 << 20;
@@ -48,11 +49,25 @@ impl TextSource {
         crate::run_dir::hash_files(&self.files)
     }
 
+    /// The files, in order.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
     /// Calls `f` on successive chunks of the concatenated text (each about 1 MiB, ending
     /// at a line break where there is one).
     pub fn for_each_chunk(&self, mut f: impl FnMut(&str) -> Result<()>) -> Result<()> {
-        for path in &self.files {
-            let file = File::open(path).with_context(|| format!("cannot read data file {}", path.display()))?;
+        self.chunks_from(Position::default(), |chunk| f(chunk.text).map(|()| true))
+    }
+
+    /// Calls `f` on the chunks from `start` on (a position a previous [`Chunk::end`] gave), until
+    /// the text ends or `f` returns `false`. Chunk boundaries depend only on the text, so reading
+    /// from a chunk's end gives the chunks that followed it.
+    pub fn chunks_from(&self, start: Position, mut f: impl FnMut(Chunk) -> Result<bool>) -> Result<()> {
+        for (file_index, path) in self.files.iter().enumerate().skip(start.file) {
+            let mut file = File::open(path).with_context(|| format!("cannot read data file {}", path.display()))?;
+            let mut offset = if file_index == start.file { start.offset } else { 0 };
+            file.seek(SeekFrom::Start(offset)).with_context(|| format!("cannot read data file {}", path.display()))?;
             let mut reader = BufReader::new(file);
             let mut chunk = String::new();
             loop {
@@ -61,7 +76,12 @@ impl TextSource {
                     .with_context(|| format!("{}: not valid UTF-8 text", path.display()))?;
                 if n == 0 || chunk.len() >= CHUNK_BYTES {
                     if !chunk.is_empty() {
-                        f(&chunk)?;
+                        let first_of_file = offset == 0;
+                        offset += chunk.len() as u64;
+                        let end = Position { file: file_index, offset };
+                        if !f(Chunk { text: &chunk, first_of_file, file: file_index, end })? {
+                            return Ok(());
+                        }
                         chunk.clear();
                     }
                     if n == 0 {
@@ -72,4 +92,25 @@ impl TextSource {
         }
         Ok(())
     }
+}
+
+/// A place in the concatenated text: a byte offset in one of its files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// Index of the file in [`TextSource::files`].
+    pub file: usize,
+    /// Byte offset in that file.
+    pub offset: u64,
+}
+
+/// A chunk of text as [`TextSource::chunks_from`] reads it.
+pub struct Chunk<'a> {
+    /// The text.
+    pub text: &'a str,
+    /// Whether it starts its file.
+    pub first_of_file: bool,
+    /// Index of its file.
+    pub file: usize,
+    /// Where the next chunk starts.
+    pub end: Position,
 }

@@ -89,6 +89,11 @@ impl TokenWriter {
         Ok(())
     }
 
+    /// Tokens pushed so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
     /// Writes the header, syncs and renames the file into place; returns the token count.
     pub fn finish(mut self) -> Result<u64> {
         let mut header = [0u8; HEADER_LEN];

@@ -12,17 +12,20 @@ pub fn hash_bytes(bytes: &[u8]) -> String {
     format!("blake3:{}", blake3::hash(bytes).to_hex())
 }
 
-/// [`hash_bytes`] of the file at `path`, read through a memory map on all threads.
+/// [`hash_bytes`] of the file at `path`.
 pub fn hash_file(path: &Path) -> Result<String> {
     hash_files(&[path])
 }
 
-/// [`hash_bytes`] of the files' contents concatenated in order.
+/// [`hash_bytes`] of the files' contents concatenated in order, read in 1 MiB blocks: a memory
+/// map would count the whole file in the process's resident memory, which `prepare` bounds.
 pub fn hash_files(paths: &[impl AsRef<Path>]) -> Result<String> {
     let mut hasher = blake3::Hasher::new();
     for path in paths {
         let path = path.as_ref();
-        hasher.update_mmap_rayon(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+        hasher.update_reader(&mut reader).with_context(|| format!("cannot read {}", path.display()))?;
     }
     Ok(format!("blake3:{}", hasher.finalize().to_hex()))
 }
@@ -33,6 +36,11 @@ pub fn hash_files(paths: &[impl AsRef<Path>]) -> Result<String> {
 pub struct Manifest(BTreeMap<String, String>);
 
 impl Manifest {
+    /// Records `name` with a checksum computed already ([`hash_file`]).
+    pub fn add_hash(&mut self, name: &str, hash: &str) {
+        self.0.insert(name.to_string(), hash.to_string());
+    }
+
     /// Records `name` as holding `bytes` (what the caller is about to write).
     pub fn add(&mut self, name: &str, bytes: &[u8]) {
         self.0.insert(name.to_string(), hash_bytes(bytes));

@@ -11,7 +11,7 @@ fn corpus_path() -> PathBuf {
 }
 
 fn data(path: &Path, tokenizer: TokenizerKind, vocab_size: Option<usize>) -> DataConfig {
-    DataConfig { path: path.to_path_buf(), tokenizer, vocab_size, train_fraction: 0.9, tokenizer_file: None }
+    DataConfig { vocab_size, ..burngpt::data::DataConfig::new(path, tokenizer) }
 }
 
 #[test]

@@ -118,8 +118,8 @@ pub fn causal_attention_backward<B: Backend>(
     stats: FloatTensor<B>,
     grad: FloatTensor<B>,
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
-    let (q, k, v, stats, d_o): (Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>) =
-        (tensor(q), tensor(k), tensor(v), tensor(stats), tensor(grad));
+    let t4 = |x: FloatTensor<B>| -> Tensor<B, 4> { tensor(x) };
+    let (q, k, v, stats, d_o) = (t4(q), t4(k), t4(v), t4(stats), t4(grad));
     let scale = 1.0 / (q.dims()[3] as f64).sqrt();
     let [batch, heads, seq_q, _] = stats.dims();
     let max = stats.clone().slice([0..batch, 0..heads, 0..seq_q, 0..1]);

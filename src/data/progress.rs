@@ -1,0 +1,76 @@
+//! Progress of a pass over the corpus: on a terminal an indicatif bar with bytes done, throughput
+//! and ETA; otherwise (a log file, a pipe) a plain line every few seconds.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Seconds between plain progress lines.
+const LINE_EVERY: Duration = Duration::from_secs(5);
+
+/// Bytes done out of a known total.
+pub struct Progress {
+    label: String,
+    total: u64,
+    done: u64,
+    /// Bytes done before this run (resumed): not part of the throughput.
+    initial: u64,
+    start: Instant,
+    last_line: Instant,
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    /// Starts reporting `label` over `total` bytes, `done` of which are already done (resumed).
+    pub fn new(label: &str, total: u64, done: u64) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(total);
+            let template = "{msg} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta}";
+            bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+            bar.set_message(label.to_string());
+            bar.set_position(done);
+            bar.reset_eta();
+            bar
+        });
+        let now = Instant::now();
+        Self { label: label.to_string(), total, done, initial: done, start: now, last_line: now, bar }
+    }
+
+    /// Records `bytes` more done.
+    pub fn add(&mut self, bytes: u64) {
+        self.done += bytes;
+        match &self.bar {
+            Some(bar) => bar.inc(bytes),
+            None if self.last_line.elapsed() >= LINE_EVERY => {
+                self.last_line = Instant::now();
+                eprintln!("{}", self.line());
+            }
+            None => {}
+        }
+    }
+
+    /// Clears the bar and returns the time taken.
+    pub fn finish(self) -> Duration {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        self.start.elapsed()
+    }
+
+    fn line(&self) -> String {
+        let mib = |b: u64| b as f64 / (1 << 20) as f64;
+        let secs = self.start.elapsed().as_secs_f64().max(1e-9);
+        let rate = (self.done - self.initial) as f64 / secs;
+        let eta = if rate > 0.0 { self.total.saturating_sub(self.done) as f64 / rate } else { f64::INFINITY };
+        format!(
+            "{}: {:.0} of {:.0} MiB ({:.0}%), {:.1} MiB/s, ETA {:.0} s",
+            self.label,
+            mib(self.done),
+            mib(self.total),
+            100.0 * self.done as f64 / self.total.max(1) as f64,
+            mib(rate as u64),
+            eta
+        )
+    }
+}
