@@ -103,12 +103,12 @@ fn prepare_streams_in_bounded_memory_and_resumes_after_a_kill() {
     let out = prepare(&input, &whole).output().expect("run prepare");
     check(&out, "prepare");
     let peak = children_peak_rss();
-    eprintln!("prepare: peak RSS {:.1} MiB for a {} MiB corpus", peak as f64 / (1 << 20) as f64, FILES * FILE_BYTES >> 20);
+    eprintln!("prepare: peak RSS {:.1} MiB for a {} MiB corpus", peak as f64 / (1 << 20) as f64, (FILES * FILE_BYTES) >> 20);
     assert!(peak < BUDGET_BYTES, "prepare's peak RSS {peak} B exceeds the budget of {BUDGET_BYTES} B");
 
     // 2. The token stream decodes back to the corpus, the files joined by the separator.
     let data = open_prepared(&whole).expect("open the prepared data");
-    assert!(data.meta.train_shards.len() >= 3 && data.meta.val_shards.len() >= 1, "shards: {:?} {:?}", data.meta.train_shards, data.meta.val_shards);
+    assert!(data.meta.train_shards.len() >= 3 && !data.meta.val_shards.is_empty(), "shards: {:?} {:?}", data.meta.train_shards, data.meta.val_shards);
     let tokenizer = Tokenizer::load(&whole.join("tokenizer.json")).expect("tokenizer");
     let mut decoded = String::new();
     for stream in [&data.train, &data.val] {

@@ -181,6 +181,13 @@ pub fn prepare(data: &DataConfig, dir: &Path, log: &mut dyn FnMut(&str)) -> Resu
         }
         None => PrepareState::new(fingerprint(data, &source_hash)),
     };
+    // From here until the new data.json, the directory does not hold a complete preparation.
+    match std::fs::remove_file(dir.join(META_FILE)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("cannot remove {}", dir.join(META_FILE).display()));
+        }
+        _ => {}
+    }
 
     // Pass 1: characters and alphabet.
     let total_bytes = source.bytes()?;
