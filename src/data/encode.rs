@@ -34,13 +34,21 @@ struct Piece {
 
 /// What pass 3 needs.
 pub struct EncodeJob<'a> {
+    /// The corpus.
     pub source: &'a TextSource,
+    /// Where the shards go.
     pub dir: &'a Path,
+    /// The tokenizer of pass 2.
     pub tokenizer: &'a Tokenizer,
+    /// The id put between files, if any.
     pub separator: Option<u32>,
+    /// Characters of the training split (the first ones of the corpus).
     pub train_chars: u64,
+    /// `data.shard_tokens`.
     pub shard_tokens: u64,
+    /// `data.prepare_buffer_bytes`.
     pub buffer_bytes: u64,
+    /// The corpus's size, for the progress report.
     pub total_bytes: u64,
 }
 
