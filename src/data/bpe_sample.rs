@@ -12,7 +12,7 @@ use anyhow::{anyhow, Context, Result};
 
 use super::config::{DataConfig, TokenizerKind};
 use super::encode::{byte_offset, release_freed_memory, safe_parts, PART_BYTES};
-use super::progress::Progress;
+use super::progress::{mib, Progress};
 use super::source::{Position, TextSource};
 use super::tokenizer::{load_tokenizer, Tokenizer};
 
@@ -64,8 +64,8 @@ fn train_bpe(
     if keep < 1.0 {
         log(&format!(
             "Training tokenizer (bpe) on a sample of about {:.0} MiB of the {:.0} MiB training split ...",
-            data.bpe_sample_bytes as f64 / (1 << 20) as f64,
-            split_bytes as f64 / (1 << 20) as f64
+            mib(data.bpe_sample_bytes),
+            mib(split_bytes)
         ));
     } else {
         log("Training tokenizer (bpe) ...");

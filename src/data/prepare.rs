@@ -6,7 +6,6 @@
 //! its chunks, [`super::bpe_sample`]); pass 3 encodes the corpus into shards ([`super::encode`]).
 //! An interrupted `prepare` continues from its last finished shard ([`super::prepare_state`]).
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -16,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{default_bpe_sample_bytes, default_sample_seed, default_shard_tokens, DataConfig, TokenizerKind};
 use super::encode::{encode, EncodeJob};
 use super::prepare_state::{PrepareState, STATE_FILE};
-use super::progress::Progress;
+use super::progress::mib;
 use super::shards::TokenStream;
 use super::source::TextSource;
 use super::tokenizer::{check_vocab, Tokenizer};
@@ -153,7 +152,8 @@ pub fn ensure_prepared(data: &DataConfig, dir: &Path, log: &mut dyn FnMut(&str))
     if data.path.join(META_FILE).is_file() {
         return open_prepared(&data.path);
     }
-    let source_hash = TextSource::new(&data.path)?.content_hash()?;
+    let source = TextSource::new(&data.path)?;
+    let source_hash = source.content_hash()?;
     if let Ok(meta) = read_meta(dir) {
         if meta.matches(data, &source_hash) {
             log(&format!("Using prepared data in {}", dir.display()));
@@ -161,7 +161,7 @@ pub fn ensure_prepared(data: &DataConfig, dir: &Path, log: &mut dyn FnMut(&str))
         }
         log(&format!("Prepared data in {} is for other settings: preparing again", dir.display()));
     }
-    prepare(data, dir, log)?;
+    prepare_source(data, &source, source_hash, dir, log)?;
     // Just written and checksummed: no need to read the files back again.
     open_checked(dir, false)
 }
@@ -171,8 +171,19 @@ pub fn ensure_prepared(data: &DataConfig, dir: &Path, log: &mut dyn FnMut(&str))
 /// preparation of the same corpus with the same settings from its last finished shard.
 pub fn prepare(data: &DataConfig, dir: &Path, log: &mut dyn FnMut(&str)) -> Result<DataMeta> {
     let source = TextSource::new(&data.path)?;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let source_hash = source.content_hash()?;
+    prepare_source(data, &source, source_hash, dir, log)
+}
+
+/// [`prepare`] of `source`, whose checksum the caller computed already.
+fn prepare_source(
+    data: &DataConfig,
+    source: &TextSource,
+    source_hash: String,
+    dir: &Path,
+    log: &mut dyn FnMut(&str),
+) -> Result<DataMeta> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut state = match PrepareState::resumable(dir, &fingerprint(data, &source_hash)) {
         Some(state) => {
             let shards = state.train.len() + state.val.len();
@@ -191,7 +202,7 @@ pub fn prepare(data: &DataConfig, dir: &Path, log: &mut dyn FnMut(&str)) -> Resu
 
     // Pass 1: characters and alphabet.
     let total_bytes = source.bytes()?;
-    let (chars, alphabet) = scan(&source, total_bytes)?;
+    let (chars, alphabet) = source.scan()?;
     if chars == 0 {
         bail!("data.path: {} holds no text", data.path.display());
     }
@@ -207,7 +218,7 @@ pub fn prepare(data: &DataConfig, dir: &Path, log: &mut dyn FnMut(&str)) -> Resu
             let started = Instant::now();
             let several_files = source.files().len() > 1;
             let (tokenizer, separator) =
-                super::bpe_sample::build_tokenizer(data, &source, alphabet, (chars, train_chars), several_files, log)?;
+                super::bpe_sample::build_tokenizer(data, source, alphabet, (chars, train_chars), several_files, log)?;
             tokenizer.save(&tokenizer_path)?;
             log(&format!("Tokenizer ready in {:.1} s", started.elapsed().as_secs_f64()));
             state = PrepareState { tokenizer_hash: Some(hash_file(&tokenizer_path)?), separator, ..PrepareState::new(state.fingerprint) };
@@ -220,7 +231,7 @@ pub fn prepare(data: &DataConfig, dir: &Path, log: &mut dyn FnMut(&str)) -> Resu
     // Pass 3: encode both splits into shards.
     let started = Instant::now();
     let job = EncodeJob {
-        source: &source,
+        source,
         dir,
         tokenizer: &tokenizer,
         separator: state.separator,
@@ -272,28 +283,6 @@ pub fn prepare(data: &DataConfig, dir: &Path, log: &mut dyn FnMut(&str)) -> Resu
     let _ = std::fs::remove_file(dir.join(STATE_FILE)); // data.json now says the directory is complete
     log(&format!("Prepared {} train and {} val tokens in {}", meta.train_tokens, meta.val_tokens, dir.display()));
     Ok(meta)
-}
-
-/// Pass 1: the number of characters and the set of characters of the corpus.
-fn scan(source: &TextSource, total_bytes: u64) -> Result<(u64, Vec<char>)> {
-    let mut progress = Progress::new("Reading", total_bytes, 0);
-    let mut chars = 0u64;
-    let mut alphabet = BTreeSet::new();
-    source.for_each_chunk(|chunk| {
-        chars += chunk.chars().count() as u64;
-        // Most chunks add no new character: check cheaply before inserting.
-        if chunk.chars().any(|c| !alphabet.contains(&c)) {
-            alphabet.extend(chunk.chars());
-        }
-        progress.add(chunk.len() as u64);
-        Ok(())
-    })?;
-    progress.finish();
-    Ok((chars, alphabet.into_iter().collect()))
-}
-
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1 << 20) as f64
 }
 
 /// Opens a prepared directory and checks its files against their checksums and each other.

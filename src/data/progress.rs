@@ -6,6 +6,11 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// `bytes` in MiB.
+pub fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1 << 20) as f64
+}
+
 /// Seconds between plain progress lines.
 const LINE_EVERY: Duration = Duration::from_secs(5);
 
@@ -59,7 +64,6 @@ impl Progress {
     }
 
     fn line(&self) -> String {
-        let mib = |b: u64| b as f64 / (1 << 20) as f64;
         let secs = self.start.elapsed().as_secs_f64().max(1e-9);
         let rate = (self.done - self.initial) as f64 / secs;
         let eta = if rate > 0.0 { self.total.saturating_sub(self.done) as f64 / rate } else { f64::INFINITY };

@@ -1,11 +1,14 @@
 //! Raw text sources: one file or a directory of `.txt` files, read in chunks.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+
+use super::progress::Progress;
 
 /// Chunks end at a line break once they reach this many bytes.
 const CHUNK_BYTES: usize = 1 << 20;
@@ -47,6 +50,24 @@ impl TextSource {
     /// Checksum of the concatenated contents (what identifies the corpus of prepared data).
     pub fn content_hash(&self) -> Result<String> {
         crate::run_dir::hash_files(&self.files)
+    }
+
+    /// Pass 1 of `prepare`: the number of characters and the set of characters of the text.
+    pub fn scan(&self) -> Result<(u64, Vec<char>)> {
+        let mut progress = Progress::new("Reading", self.bytes()?, 0);
+        let mut chars = 0u64;
+        let mut alphabet = BTreeSet::new();
+        self.for_each_chunk(|chunk| {
+            chars += chunk.chars().count() as u64;
+            // Most chunks add no new character: check cheaply before inserting.
+            if chunk.chars().any(|c| !alphabet.contains(&c)) {
+                alphabet.extend(chunk.chars());
+            }
+            progress.add(chunk.len() as u64);
+            Ok(())
+        })?;
+        progress.finish();
+        Ok((chars, alphabet.into_iter().collect()))
     }
 
     /// The files, in order.
