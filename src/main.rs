@@ -8,6 +8,7 @@ use anyhow::Result;
 use clap::Parser;
 
 use burngpt::cli::{Cli, Command, TrainArgs};
+use burngpt::{console, errln};
 
 /// mimalloc instead of the system allocator. A training step frees and allocates the same
 /// few-MiB tensors hundreds of times. glibc, even with its mmap threshold pinned and trimming
@@ -25,9 +26,12 @@ const INTERRUPTED: u8 = 130;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run_in_compute_pool(|| run(cli)) {
+        // Its reader went away (`generate | head -1`): end quietly, as Unix tools do.
+        Ok(_) if console::closed() => ExitCode::from(console::CLOSED_EXIT),
         Ok(code) => code,
+        Err(err) if console::is_broken_pipe(&err) => ExitCode::from(console::CLOSED_EXIT),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            errln!("error: {err:#}");
             ExitCode::FAILURE
         }
     }

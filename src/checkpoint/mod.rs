@@ -10,7 +10,7 @@
 mod open;
 mod save;
 
-pub use open::{open_checkpoint, Checkpoint};
+pub use open::{load_checkpoint, open_checkpoint, Checkpoint};
 pub use save::{save_checkpoint, set_aside_after};
 
 use std::fs;
@@ -103,9 +103,15 @@ pub fn load_record<B: Backend, R: Record<B>>(path: &Path, device: &B::Device) ->
 /// Reads the checkpoint index.
 pub fn read_latest(run: &RunDir) -> Result<Latest> {
     let path = run.latest();
-    let text = fs::read_to_string(&path)
-        .with_context(|| format!("no checkpoint in {} ({} missing)", run.root().display(), path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{}: corrupted checkpoint index", path.display()))
+    let bytes = match fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            bail!("no checkpoint in {} ({} missing)", run.root().display(), path.display())
+        }
+        Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
+    };
+    // Bytes, not text: a file that is not UTF-8 is a corrupted index, not a missing one.
+    serde_json::from_slice(&bytes).with_context(|| format!("{}: corrupted checkpoint index", path.display()))
 }
 
 /// Reads a checkpoint's state (not checked against its manifest: [`open_checkpoint`] does that).

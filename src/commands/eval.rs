@@ -4,7 +4,7 @@ use anyhow::{bail, Context, Result};
 
 use burngpt::backend;
 use burngpt::cli::EvalArgs;
-use burngpt::data::{data_dir, open_prepared};
+use burngpt::data::{open_run_data, run_data_dir};
 use burngpt::train::{evaluate, window_batches};
 
 use super::load_run;
@@ -23,9 +23,10 @@ pub fn run(args: &EvalArgs, device: Option<&str>) -> Result<()> {
             (ids, path.display().to_string())
         }
         None => {
-            // The run's own token files, or the prepared directory it was trained from.
-            let dir = data_dir(&config.data, &args.run);
-            let data = open_prepared(&dir)?;
+            // The run's own token files, or the prepared directory it was trained from: checked
+            // against what the run recorded when it started.
+            let dir = run_data_dir(&config.data, &args.run)?;
+            let data = open_run_data(&config.data, &args.run)?;
             (data.val.to_vec()?, format!("the validation split of {}", dir.display()))
         }
     };

@@ -58,7 +58,7 @@ pub fn run(args: &GenerateArgs, device: Option<&str>) -> Result<()> {
             write!(stdout, "{rest}")?;
         }
         writeln!(stdout)?;
-        eprintln!(
+        burngpt::errln!(
             "[{} tokens in {:.2}s: {:.1} tokens/s, {}, {}]",
             stats.new_tokens,
             stats.seconds,

@@ -1,10 +1,10 @@
 //! `burngpt train` (and `burngpt --config FILE`): a new run, or `--resume DIR`.
 
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::io::Write;
 
 use anyhow::{anyhow, bail, Context, Result};
 use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 use burngpt::backend;
 use burngpt::checkpoint::Which;
@@ -16,7 +16,7 @@ use burngpt::train::{train, Start, StopHandle, TrainSummary};
 
 /// Trains from `--config`, or continues the run `--resume` names. Ctrl-C (SIGINT) or SIGTERM
 /// stops after the current step with a checkpoint saved; the summary then says `interrupted`
-/// and the handle which signal asked (a second Ctrl-C ends the process at once).
+/// and the handle which signal asked (a third Ctrl-C ends the process at once, [`on_signals`]).
 pub fn run(args: &TrainArgs, device: Option<&str>) -> Result<(TrainSummary, StopHandle)> {
     if args.stop_at_step == Some(0) {
         bail!("--stop-at-step 0: expected a step of at least 1 (step 0 is before training)");
@@ -67,16 +67,39 @@ fn processes(comm: &dyn Collective) -> String {
     format!(", {} processes ({}), {threads} thread{} each", comm.size(), ranks.join(", "), if threads == 1 { "" } else { "s" })
 }
 
+/// The exit code of a run ended by a third Ctrl-C without saving (README "What is safe"): not
+/// 130, which says that a checkpoint was saved at the stop.
+pub const FORCED_EXIT: i32 = 3;
+
 /// SIGINT (Ctrl-C) and SIGTERM (what Slurm, Kubernetes and systemd send before SIGKILL) ask the
-/// run to stop after its current step; a second SIGINT ends the process at once (exit 130).
+/// run to stop after its current step and save a checkpoint; so does a second Ctrl-C (saving
+/// takes a fraction of a step). A third ends the process at once without saving, saying which
+/// steps are lost, with [`FORCED_EXIT`]. The signals are read on a thread of their own, so these
+/// messages are ordinary writes.
 fn on_signals(stop: &StopHandle) -> Result<()> {
-    let asked = Arc::new(AtomicBool::new(false));
-    // Registered first, so that it sees the flag as the previous signal left it.
-    signal_hook::flag::register_conditional_shutdown(SIGINT, 128 + SIGINT, asked.clone())
-        .context("cannot install the Ctrl-C handler")?;
-    for signal in [SIGINT, SIGTERM] {
-        signal_hook::flag::register(signal, asked.clone()).context("cannot install a signal handler")?;
-        signal_hook::flag::register_usize(signal, stop.flag(), signal as usize).context("cannot install a signal handler")?;
-    }
+    let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot install the signal handlers")?;
+    let stop = stop.clone();
+    let watch = move || {
+        let mut interrupts = 0;
+        for signal in signals.forever() {
+            stop.request_by(signal as usize);
+            if signal != SIGINT {
+                continue;
+            }
+            interrupts += 1;
+            let mut stderr = std::io::stderr();
+            if interrupts == 2 {
+                let _ = writeln!(stderr, "\nStopping: a checkpoint is saved after the current step (Ctrl-C once more quits without saving)");
+            } else if interrupts >= 3 {
+                let lost = match stop.last_saved() {
+                    Some(step) => format!("the steps after the last checkpoint (step {step}) are lost"),
+                    None => "no checkpoint was saved: the run's steps so far are lost".to_string(),
+                };
+                let _ = writeln!(stderr, "\nQuit without saving (exit {FORCED_EXIT}): {lost}");
+                std::process::exit(FORCED_EXIT);
+            }
+        }
+    };
+    std::thread::Builder::new().name("signals".into()).spawn(watch).context("cannot start the signal thread")?;
     Ok(())
 }

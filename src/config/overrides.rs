@@ -27,6 +27,9 @@ impl RunConfig {
             let key = item.split_once('=').map_or(item.as_str(), |(k, _)| k).trim();
             let before = lookup(&table, key).cloned();
             apply_override(&mut table, item).with_context(|| format!("bad override --set {item}"))?;
+            // An unknown key or a wrong type is named as such before any "cannot change".
+            serde_path_to_error::deserialize::<_, RunConfig>(table.clone())
+                .map_err(|e| anyhow::anyhow!("bad override --set {item}: key `{}`: {}", e.path(), e.inner().message()))?;
             if lookup(&table, key).cloned() != before && !Self::RESUME_SAFE_KEYS.contains(&key) {
                 bail!(
                     "cannot change {key} when resuming: it would change the model, the data or the optimizer's path; \
@@ -45,7 +48,7 @@ impl RunConfig {
                 from.replace('_', "-")
             );
         }
-        config.validate()?;
+        config.validate_settings()?;
         Ok(config)
     }
 }

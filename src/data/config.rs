@@ -100,16 +100,22 @@ impl DataConfig {
 
     /// Rejects a missing path and inconsistent tokenizer settings, naming the key.
     pub fn validate(&self) -> Result<()> {
-        let d = self;
-        if !d.path.exists() {
-            bail!("data.path: data file {} does not exist", d.path.display());
+        if !self.path.exists() {
+            bail!("data.path: data file {} does not exist", self.path.display());
         }
-        if let Some(file) = &d.tokenizer_file {
+        if let Some(file) = self.tokenizer_file.as_ref().filter(|f| !f.exists()) {
+            bail!("data.tokenizer_file: {} does not exist", file.display());
+        }
+        self.validate_settings()
+    }
+
+    /// [`DataConfig::validate`] without looking at the files: what a resumed run, which reads
+    /// its own prepared data rather than `data.path`, checks (from any working directory).
+    pub fn validate_settings(&self) -> Result<()> {
+        let d = self;
+        if d.tokenizer_file.is_some() {
             if d.tokenizer != TokenizerKind::Bpe || d.vocab_size.is_some() {
                 bail!("data.tokenizer_file needs data.tokenizer = \"bpe\" and no data.vocab_size (the file sets the vocabulary)");
-            }
-            if !file.exists() {
-                bail!("data.tokenizer_file: {} does not exist", file.display());
             }
             return self.check_fraction();
         }

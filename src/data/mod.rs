@@ -14,6 +14,7 @@ mod shards;
 mod source;
 mod tokenizer;
 mod tokens;
+mod trained_on;
 
 pub use batch::Batch;
 pub use char_tokenizer::CharTokenizer;
@@ -27,4 +28,5 @@ pub use tokenizer::{load_tokenizer, Tokenizer};
 pub use bpe_sample::END_OF_TEXT;
 pub use prepare_state::STATE_FILE as PREPARE_STATE_FILE;
 pub use shards::{shard_name, TokenStream};
+pub use trained_on::{check_run_tokenizer, open_run_data, run_data_dir, TrainedOn};
 pub use tokens::{TokenDtype, TokenFile, TokenWriter, HEADER_LEN};

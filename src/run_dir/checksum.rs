@@ -52,6 +52,11 @@ impl Manifest {
         Ok(())
     }
 
+    /// The checksum recorded for `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
     /// Checks every recorded file of `dir` against its checksum; the error names the first
     /// file that is missing or damaged.
     pub fn verify(&self, dir: &Path) -> Result<()> {

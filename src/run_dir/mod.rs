@@ -6,6 +6,7 @@
 //! artifacts/<run>/config.toml                         the resolved config
 //! artifacts/<run>/tokenizer.json                      the tokenizer
 //! artifacts/<run>/data.json, train.bin, val.bin       the tokenized corpus (or a prepared directory's)
+//! artifacts/<run>/trained_on.json                     which prepared data the run trained on
 //! artifacts/<run>/checkpoints/step-000100/{model.mpk, optim.mpk, state.json, manifest.json}
 //! artifacts/<run>/checkpoints/latest.json             {"last": 100, "best": 100, ...}
 //! artifacts/<run>/metrics.csv, loss.png, loss.svg     monitoring
@@ -31,6 +32,8 @@ pub const CONFIG_FILE: &str = "config.toml";
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
 /// What the token files hold (a run's, or a prepared directory's).
 pub const META_FILE: &str = "data.json";
+/// Which prepared data a run trained on (its directory and checksums), written when it starts.
+pub const TRAINED_ON_FILE: &str = "trained_on.json";
 /// Token ids of the training split.
 pub const TRAIN_FILE: &str = "train.bin";
 /// Token ids of the validation split.

@@ -102,10 +102,17 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
-    /// Rejects impossible values; every message names the key.
+    /// Rejects impossible values and a missing data file; every message names the key.
     pub fn validate(&self) -> Result<()> {
-        self.model.validate()?;
         self.data.validate()?;
+        self.validate_settings()
+    }
+
+    /// [`RunConfig::validate`] without looking for `data.path`: what a resumed run checks (it
+    /// reads its own prepared data, [`crate::data::run_data_dir`]).
+    pub fn validate_settings(&self) -> Result<()> {
+        self.model.validate()?;
+        self.data.validate_settings()?;
         self.optimizer.validate()?;
         let (s, lr) = (&self.schedule, self.optimizer.lr);
         if !(s.min_lr >= 0.0 && s.min_lr <= lr) {

@@ -9,6 +9,7 @@ mod learner;
 mod loss;
 mod monitor;
 mod optim;
+mod sanity;
 mod schedule;
 mod setup;
 mod stop;
@@ -19,6 +20,7 @@ pub use learner::{forward_backward, init_model, Learner, LearnerConfig, StepOutp
 pub use loss::cross_entropy;
 pub use config::{RunConfig, ScheduleConfig, TrainingConfig};
 pub use optim::{GroupedAdamW, OptimizerConfig};
+pub use sanity::{validation_limit, DIVERGED_FACTOR};
 pub use schedule::WarmupCosine;
 pub use stop::StopHandle;
 pub use setup::Start;

@@ -45,22 +45,22 @@ pub struct OptimizerConfig {
 impl OptimizerConfig {
     /// Rejects impossible values, naming the `optimizer.` key.
     pub fn validate(&self) -> Result<()> {
-        if !(self.lr > 0.0) {
-            bail!("optimizer.lr = {} must be > 0", self.lr);
+        if !(self.lr > 0.0 && (self.lr as f32).is_finite()) {
+            bail!("optimizer.lr = {} must be a finite number > 0", self.lr);
         }
         for (key, beta) in [("optimizer.beta1", self.beta1), ("optimizer.beta2", self.beta2)] {
             if !(0.0..1.0).contains(&beta) {
                 bail!("{key} = {beta} must be in [0, 1)");
             }
         }
-        if !(self.eps > 0.0) {
-            bail!("optimizer.eps = {} must be > 0", self.eps);
+        if !(self.eps > 0.0 && (self.eps as f32).is_finite()) {
+            bail!("optimizer.eps = {} must be a finite number > 0", self.eps);
         }
-        if !(self.weight_decay >= 0.0) {
-            bail!("optimizer.weight_decay = {} must be >= 0", self.weight_decay);
+        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
+            bail!("optimizer.weight_decay = {} must be a finite number >= 0", self.weight_decay);
         }
-        if !(self.grad_clip >= 0.0) {
-            bail!("optimizer.grad_clip = {} must be >= 0 (0 disables clipping)", self.grad_clip);
+        if !(self.grad_clip >= 0.0 && self.grad_clip.is_finite()) {
+            bail!("optimizer.grad_clip = {} must be a finite number >= 0 (0 disables clipping)", self.grad_clip);
         }
         Ok(())
     }

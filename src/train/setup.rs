@@ -11,7 +11,7 @@ use super::learner::{init_model, Learner};
 use super::monitor::{group, Monitor};
 use crate::checkpoint::{self, Checkpoint, TrainState, Which};
 use crate::dist::Collective;
-use crate::data::{data_dir, ensure_prepared, open_prepared, Batch, PreparedData, Sampler};
+use crate::data::{data_dir, ensure_prepared, open_prepared, run_data_dir, Batch, PreparedData, Sampler, TrainedOn};
 use crate::model::Gpt;
 use crate::run_dir::{hash_file, write_atomic, RunDir, OPTIM_FILE, TOKENIZER_FILE};
 use crate::seed::{self, Stream};
@@ -188,7 +188,8 @@ fn prepare_resume(run: &RunDir, which: Which, from: Option<&Checkpoint>) -> Resu
 }
 
 /// A new run's data (rank 0): prepared in the run directory unless `data.path` is a prepared
-/// directory, whose tokenizer the run then copies byte for byte (a resume compares the two).
+/// directory, whose tokenizer the run then copies byte for byte (a resume compares the two);
+/// which data it is goes into `trained_on.json`, which every later reader of the run checks.
 fn fresh_data(config: &RunConfig, run: &RunDir) -> Result<PreparedData> {
     let data = ensure_prepared(&config.data, run.root(), &mut |m| println!("{m}"))?;
     let dir = data_dir(&config.data, run.root());
@@ -197,17 +198,18 @@ fn fresh_data(config: &RunConfig, run: &RunDir) -> Result<PreparedData> {
         let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         write_atomic(&run.tokenizer(), &bytes)?;
     }
+    TrainedOn::record(run.root(), &dir, &data)?;
     Ok(data)
 }
 
 /// A resumed run's data: its own saved tokenizer and token files (checked against their
-/// checksums), never prepared again. When the data is a prepared directory, its tokenizer must
-/// still be the one the run saved.
+/// checksums and against what the run recorded when it started, [`crate::data::TrainedOn`]),
+/// never prepared again. When the data is a prepared directory, its tokenizer must still be the
+/// one the run saved.
 fn open_run_data(config: &RunConfig, run: &RunDir) -> Result<PreparedData> {
-    let dir = data_dir(&config.data, run.root());
-    let data = open_prepared(&dir).map_err(|err| {
-        err.context(format!("cannot resume {}: its tokenized data is missing or damaged", run.root().display()))
-    })?;
+    let data = crate::data::open_run_data(&config.data, run.root())
+        .map_err(|err| err.context(format!("cannot resume {}", run.root().display())))?;
+    let dir = run_data_dir(&config.data, run.root())?;
     if dir != run.root() && hash_file(&dir.join(TOKENIZER_FILE))? != hash_file(&run.tokenizer())? {
         bail!(
             "cannot resume {}: {} was prepared again with another tokenizer than the run's {}",

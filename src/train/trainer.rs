@@ -8,6 +8,7 @@ use super::all_reduce::check_agreement;
 use super::config::RunConfig;
 use super::eval::evaluate_across;
 use super::monitor::group;
+use super::sanity::ensure_sane;
 use super::setup::{Run, Start};
 use super::stop::StopHandle;
 use crate::checkpoint::{self, TrainState};
@@ -123,8 +124,15 @@ fn run_steps<B: FusedAutodiffBackend>(
     let mut final_val_loss = initial_val_loss;
     let mut interrupted = false;
     let mut last_saved = resumed.as_ref().map(|s| s.step);
+    if let Some(step) = last_saved {
+        stop.handle.saved(step);
+    }
     let mut reduce_secs = 0.0;
-    let sane = |which: &str, loss: f64, step: usize, last_saved: Option<usize>| ensure_sane(which, loss, step, last_saved, vocab_size);
+    // The best validation loss measured, the one before the first step included (sanity.rs).
+    let mut best_measured = best_val.min(initial_val_loss);
+    let sane = |which: &str, loss: f64, step: usize, last_saved: Option<usize>, best: f64| {
+        ensure_sane(which, loss, step, last_saved, vocab_size, best)
+    };
     let mut step = first_step.saturating_sub(1);
     while step < total_steps {
         step += 1;
@@ -140,6 +148,11 @@ fn run_steps<B: FusedAutodiffBackend>(
         // so that the ranks' shares do not all get the same mask.
         let rank_mix = (comm.rank() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         B::seed(device, seed::derive(t.seed, Stream::Dropout, step as u64) ^ rank_mix);
+        // A closed stdout (the reader of `burngpt ... | head` went away) stops the run as Ctrl-C
+        // does, with its checkpoint, then the exit code of a closed pipe (crate::console).
+        if crate::console::closed() {
+            stop.handle.request_by(13);
+        }
         let mut stop_now = stop.handle.is_requested();
         let out = learner.train_step_across(step, micro_batches, comm, &mut stop_now);
         reduce_secs += out.reduce_secs;
@@ -151,7 +164,7 @@ fn run_steps<B: FusedAutodiffBackend>(
         // Read back on every step where that costs no device synchronisation, else when logged.
         if logged || B::HOST_MEMORY {
             let loss = out.loss();
-            sane("training", loss, step, last_saved)?;
+            sane("training", loss, step, last_saved, best_measured)?;
             if logged {
                 final_train_loss = loss;
                 monitor.log_train(step, plan.epoch, loss, out.lr, out.grad_norm())?;
@@ -160,7 +173,8 @@ fn run_steps<B: FusedAutodiffBackend>(
         let mut val_loss = f64::NAN;
         if step % t.eval_every == 0 || last {
             val_loss = eval(&learner.model);
-            sane("validation", val_loss, step, last_saved)?;
+            sane("validation", val_loss, step, last_saved, best_measured)?;
+            best_measured = best_measured.min(val_loss);
             final_val_loss = val_loss;
             monitor.log_val(step, plan.epoch, val_loss)?;
         }
@@ -173,7 +187,7 @@ fn run_steps<B: FusedAutodiffBackend>(
             // The step's training loss was measured before its update: the saved parameters
             // themselves must score a sane loss (checked here unless just evaluated).
             if val_loss.is_nan() {
-                sane("validation", eval(&learner.model), step, last_saved)?;
+                sane("validation", eval(&learner.model), step, last_saved, best_measured)?;
             }
             let state = TrainState {
                 format_version: checkpoint::FORMAT_VERSION,
@@ -193,6 +207,7 @@ fn run_steps<B: FusedAutodiffBackend>(
             }
             comm.barrier();
             last_saved = Some(step);
+            stop.handle.saved(step);
             monitor.restart_window();
         }
         if interrupted {
@@ -231,25 +246,4 @@ fn run_steps<B: FusedAutodiffBackend>(
         );
     }
     Ok(summary)
-}
-
-/// A loss above this many times `ln(vocab_size)` (what a model that guesses uniformly scores)
-/// means the run diverged: far beyond any loss spike of a training run that recovers.
-pub const DIVERGED_FACTOR: f64 = 10.0;
-
-/// Stops the run, before anything is saved from it, when a loss is NaN, infinite or above
-/// [`DIVERGED_FACTOR`]` * ln(vocab_size)`: so every checkpoint kept scores a sane loss.
-fn ensure_sane(which: &str, loss: f64, step: usize, last_saved: Option<usize>, vocab_size: usize) -> Result<()> {
-    let limit = DIVERGED_FACTOR * (vocab_size as f64).ln();
-    if loss <= limit {
-        return Ok(());
-    }
-    let kept = match last_saved {
-        Some(s) => format!("the last checkpoint (step {s}) was saved before it and is kept"),
-        None => "no checkpoint was saved".to_string(),
-    };
-    bail!(
-        "the {which} loss became {loss} at step {step} (above {DIVERGED_FACTOR} x ln(vocab_size) = {limit:.1}): \
-         training diverged; {kept}; lower optimizer.lr or check the data"
-    )
 }
