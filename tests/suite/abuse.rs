@@ -1,6 +1,6 @@
 //! What the second abuse probe found (issue 26): data prepared again under a run, a foreign
-//! tokenizer, a reader of a live run, a second Ctrl-C, a diverged checkpoint, and small bad
-//! inputs. Each test failed on the code before its fix.
+//! tokenizer, a reader of a live run, a second Ctrl-C, a closed pipe, and small bad inputs
+//! (the diverged checkpoint: safety.rs). Each test failed on the code before its fix.
 //!
 //! Not on the wgpu build (as safety.rs): what these check is the run directory's handling.
 #![cfg(not(feature = "wgpu"))]
@@ -43,11 +43,6 @@ fn prepare(input: &Path, out: &Path, tokenizer: &[&str], overwrite: bool) {
         args.push("--overwrite");
     }
     ok(&args);
-}
-
-/// The val loss that `eval` prints.
-fn eval_loss(out: &str) -> f64 {
-    out.split("val loss ").nth(1).and_then(|r| r.split_whitespace().next()).expect("loss").parse().expect("number")
 }
 
 #[test]
@@ -187,22 +182,6 @@ fn a_second_ctrl_c_still_saves_and_a_third_quits_saying_what_is_lost() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "stderr: {stderr}");
     assert!(stderr.contains("Quit without saving") && stderr.contains("no checkpoint was saved"), "{stderr}");
-}
-
-#[test]
-fn divergence_keeps_no_checkpoint_worse_than_an_untrained_model() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    // The probe's run: lr 3 with the default clipping. Before the fix it went on and kept a
-    // checkpoint scoring 28.0 (under 10 x ln 65 = 41.7, 7 times an untrained model's 4.17).
-    let args = with(tiny_args(dir.path(), "d"), &["--set", "optimizer.lr=3", "--set", "training.checkpoint_every=1"]);
-    fails_with(&strs(&args), &["training diverged"]);
-    let run = dir.path().join("d");
-    // ln(65) + 1 = 5.1744 (src/train/sanity.rs).
-    let latest = burngpt::checkpoint::read_latest(&burngpt::run_dir::RunDir::new(&run)).expect("checkpoints were kept");
-    for step in latest.steps {
-        let loss = eval_loss(&ok(&["eval", "--run", s(&run), "--checkpoint", &step.to_string()]));
-        assert!(loss <= 65f64.ln() + 1.0, "the kept checkpoint of step {step} scores {loss}");
-    }
 }
 
 #[test]
