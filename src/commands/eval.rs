@@ -33,8 +33,8 @@ pub fn run(args: &EvalArgs, device: Option<&str>) -> Result<()> {
     let set = window_batches::<backend::Inference>(&tokens, block, config.training.batch_size, &source, &device)?;
     let n = set.batches.len();
     let loss = evaluate(&model, set.batches);
-    println!("{source}: {} windows of {window} tokens in {n} batches", set.windows);
-    println!("val loss {loss:.4} | perplexity {:.2}", loss.exp());
+    burngpt::outln!("{source}: {} windows of {window} tokens in {n} batches", set.windows);
+    burngpt::outln!("val loss {loss:.4} | perplexity {:.2}", loss.exp());
     if !loss.is_finite() {
         bail!("the loss of checkpoint {} of {} is {loss}: the model is diverged", args.checkpoint, args.run.display());
     }

@@ -15,9 +15,9 @@ pub fn run(args: &ExportArgs) -> Result<()> {
     let gpt = config.gpt_config(tokenizer.vocab_size())?;
     let bpe = matches!(tokenizer, Tokenizer::Bpe(_)).then_some(&tokenizer);
     burngpt::hf::export(&model, &gpt, bpe, &args.out).with_context(|| format!("cannot export {}", args.run.display()))?;
-    println!("Wrote {} (model.safetensors, config.json{})", args.out.display(), if bpe.is_some() { ", tokenizer.json" } else { "" });
+    burngpt::outln!("Wrote {} (model.safetensors, config.json{})", args.out.display(), if bpe.is_some() { ", tokenizer.json" } else { "" });
     if bpe.is_none() {
-        println!("The run's char tokenizer has no Hugging Face equivalent: tokenizer.json is not written");
+        burngpt::outln!("The run's char tokenizer has no Hugging Face equivalent: tokenizer.json is not written");
     }
     Ok(())
 }

@@ -10,6 +10,6 @@ pub fn run(args: &PlotArgs) -> Result<()> {
     let run = RunDir::new(&args.run);
     burngpt::report::plot_run(&run, None)?;
     let [png, svg] = run.plots();
-    println!("Wrote {} and {}", png.display(), svg.display());
+    burngpt::outln!("Wrote {} and {}", png.display(), svg.display());
     Ok(())
 }

@@ -49,7 +49,7 @@ pub fn run(args: &TrainArgs, device: Option<&str>) -> Result<(TrainSummary, Stop
         Ok(summary) => Ok((summary, stop)),
         // The other ranks may be waiting for this one in a collective operation: end them all.
         Err(err) if comm.size() > 1 => {
-            eprintln!("error (rank {}): {err:#}", comm.rank());
+            burngpt::errln!("error (rank {}): {err:#}", comm.rank());
             comm.abort(1)
         }
         Err(err) => Err(err),

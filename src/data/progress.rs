@@ -49,7 +49,7 @@ impl Progress {
             Some(bar) => bar.inc(bytes),
             None if self.last_line.elapsed() >= LINE_EVERY => {
                 self.last_line = Instant::now();
-                eprintln!("{}", self.line());
+                crate::errln!("{}", self.line());
             }
             None => {}
         }

@@ -62,8 +62,8 @@ impl Monitor {
     /// Prints one line to stdout (above the progress bar, if any).
     pub fn line(&self, text: &str) {
         match &self.bar {
-            Some(bar) => bar.suspend(|| println!("{text}")),
-            None => println!("{text}"),
+            Some(bar) => bar.suspend(|| crate::outln!("{text}")),
+            None => crate::outln!("{text}"),
         }
     }
 

@@ -83,10 +83,10 @@ pub fn train<B: FusedAutodiffBackend>(
     let schedule = config.learner_config(total_steps).schedule;
     // The run is saved by now: a plot that cannot be drawn is worth a warning, not a failed run.
     match plot_run(run, Some(&|step| schedule.lr_at(step))) {
-        Ok(()) => println!("Saved checkpoints, metrics.csv, loss.png and loss.svg in {}", run.root().display()),
+        Ok(()) => crate::outln!("Saved checkpoints, metrics.csv, loss.png and loss.svg in {}", run.root().display()),
         Err(err) => {
-            println!("Saved checkpoints and metrics.csv in {}", run.root().display());
-            eprintln!("Warning: no loss plot: {err:#} (draw it later with `burngpt plot --run {}`)", run.root().display());
+            crate::outln!("Saved checkpoints and metrics.csv in {}", run.root().display());
+            crate::errln!("Warning: no loss plot: {err:#} (draw it later with `burngpt plot --run {}`)", run.root().display());
         }
     }
     Ok(summary)
@@ -231,14 +231,14 @@ fn run_steps<B: FusedAutodiffBackend>(
         tokens_per_sec: (per_step * block_size * steps_run) as f64 / wall_secs,
         interrupted,
     };
-    println!("{}", "-".repeat(60));
-    println!(
+    crate::outln!("{}", "-".repeat(60));
+    crate::outln!(
         "Done: {step} steps ({steps_run} in this process, {wall_secs:.1}s, {} tok/s) | train loss {final_train_loss:.4} | val loss {final_val_loss:.4} | val ppl {:.2}",
         group(summary.tokens_per_sec as usize),
         final_val_loss.exp()
     );
     if comm.size() > 1 && steps_run > 0 {
-        println!(
+        crate::outln!(
             "Gradient all-reduce across {} processes: {:.2} ms per step ({:.1}% of the time)",
             comm.size(),
             1e3 * reduce_secs / steps_run as f64,
