@@ -1,12 +1,12 @@
 //! A hostile file system (issue 26): links planted at a run directory's file names, two
-//! processes preparing into one directory, a full disk.
+//! processes preparing into one directory, a full disk, a corpus too small to split.
 //!
 //! Not on the wgpu build, like `safety`: the run directory's handling is the same on every backend.
 #![cfg(all(unix, not(feature = "wgpu")))]
 
 use std::fs;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use burngpt::run_dir::{hash_file, LockPurpose, RunDir};
@@ -128,4 +128,25 @@ fn a_prepare_that_fills_the_disk_fails_by_name_and_leaves_no_temporary() {
     assert!(stderr.contains("train.bin.tmp") && stderr.contains("File too large"), "{stderr}");
     assert_eq!(temporaries(&out), Vec::<String>::new(), "a failed write removes its temporary");
     assert!(!out.join("train.bin").exists() && !out.join("data.json").exists());
+}
+
+#[test]
+fn a_corpus_too_small_for_both_splits_is_refused_by_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let one: PathBuf = dir.path().join("one.txt");
+    fs::write(&one, "a").expect("write");
+    let out = dir.path().join("prepared");
+    let split = "data.train_fraction (--train-fraction) = 0.9";
+    fails_with(
+        &prepare_args(&one, &out, &["--tokenizer", "char"]),
+        &[&format!("data.path (--input) {}", one.display()), split, "0 characters for training and 1 for validation"],
+    );
+    // 20 characters: 19 and 1 pass as text, but one token cannot make a window of input and target.
+    let twenty = corpus(dir.path(), 20);
+    let tight = "data.train_fraction (--train-fraction) = 0.95";
+    fails_with(
+        &prepare_args(&twenty, &out, &["--tokenizer", "char", "--train-fraction", "0.95"]),
+        &[s(&twenty), tight, "19 tokens for training and 1 for validation", "at least 2"],
+    );
+    assert!(!out.join("data.json").exists(), "no preparation is marked complete");
 }
