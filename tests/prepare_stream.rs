@@ -86,9 +86,11 @@ fn children_peak_rss() -> u64 {
     usage.ru_maxrss as u64 * 1024
 }
 
-/// Every file of `dir` with its bytes, by name.
+/// Every file of `dir` with its bytes, by name; not `train.lock`, which names the PID of the last
+/// `prepare` that held it.
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut names: Vec<PathBuf> = std::fs::read_dir(dir).expect("dir").map(|e| e.expect("entry").path()).collect();
+    names.retain(|p| !p.ends_with("train.lock"));
     names.sort();
     names.into_iter().map(|p| (p.file_name().expect("name").to_string_lossy().into_owned(), std::fs::read(&p).expect("read"))).collect()
 }

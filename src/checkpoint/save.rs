@@ -8,8 +8,8 @@ use anyhow::{Context, Result};
 
 use super::{read_latest, Latest, TrainState};
 use crate::run_dir::{
-    checkpoint_step, rename_synced, sync_dir, write_atomic, write_synced, Manifest, RunDir, MANIFEST_FILE, MODEL_FILE,
-    OPTIM_FILE, STATE_FILE,
+    checkpoint_step, remove_stale, rename_synced, sync_dir, write_atomic, write_synced, Manifest, RunDir, TempGuard,
+    MANIFEST_FILE, MODEL_FILE, OPTIM_FILE, STATE_FILE,
 };
 
 /// Saves a checkpoint (model bytes, optimizer bytes, state, and the manifest of their
@@ -18,10 +18,12 @@ use crate::run_dir::{
 pub fn save_checkpoint(run: &RunDir, model: &[u8], optim: &[u8], state: &TrainState, keep_last: usize) -> Result<()> {
     let dir = run.checkpoint(state.step);
     let tmp = dir.with_extension("tmp");
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).with_context(|| format!("cannot remove {}", tmp.display()))?;
-    }
-    fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    // A fresh `step-N.tmp/`: whatever is at that name (a crash's leftover, a link planted there)
+    // is removed without following it; a save that fails half-way removes it again.
+    remove_stale(&tmp)?;
+    fs::create_dir_all(run.checkpoints()).with_context(|| format!("cannot create {}", run.checkpoints().display()))?;
+    fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let guard = TempGuard::new(&tmp);
     let state_bytes = serde_json::to_vec_pretty(state)?;
     let mut manifest = Manifest::default();
     for (name, bytes) in [(MODEL_FILE, model), (OPTIM_FILE, optim), (STATE_FILE, &state_bytes[..])] {
@@ -34,6 +36,7 @@ pub fn save_checkpoint(run: &RunDir, model: &[u8], optim: &[u8], state: &TrainSt
         remove_dir(&dir)?;
     }
     rename_synced(&tmp, &dir)?;
+    guard.keep();
 
     let mut latest = match read_latest(run) {
         Ok(latest) => latest,

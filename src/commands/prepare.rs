@@ -5,7 +5,7 @@ use anyhow::{bail, Result};
 use burngpt::cli::PrepareArgs;
 use burngpt::config::RunConfig;
 use burngpt::data::{DataConfig, TokenizerKind};
-use burngpt::run_dir::{RunDir, META_FILE};
+use burngpt::run_dir::{LockPurpose, RunDir, META_FILE};
 
 /// Prepares the data of `--config`, or of `--input` with the tokenizer options, into the
 /// run directory or `--out`.
@@ -36,7 +36,11 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
         }
         _ => bail!("prepare needs --config FILE, or --input PATH and --out DIR"),
     };
-    if RunDir::new(&dir).holds_run() {
+    // One process at a time prepares into a directory or trains in it: checked and written under
+    // its lock, so that two `prepare`s never replace each other's files unasked.
+    let run_dir = RunDir::new(&dir);
+    let _lock = run_dir.lock(LockPurpose::Prepare)?;
+    if run_dir.holds_run() {
         bail!(
             "{} holds a training run: preparing again would replace the tokenizer and token files its checkpoints \
              were trained on; prepare into another directory (--out DIR)",

@@ -125,6 +125,7 @@ fn prepare_source(
         bail!("data.path: {} holds no text", data.path.display());
     }
     let train_chars = (chars as f64 * data.train_fraction).floor() as u64;
+    check_splits(data, "characters", train_chars, chars - train_chars, 1)?;
     log(&format!("Preparing {} ({chars} characters, {:.1} MiB) ...", data.path.display(), mib(total_bytes)));
 
     // Pass 2: the tokenizer, trained on the training split only (or read from tokenizer_file).
@@ -161,6 +162,8 @@ fn prepare_source(
     let (encoded_chars, encoded_tokens) = encode(&job, &mut state)?;
     let secs = started.elapsed().as_secs_f64().max(1e-9);
     let (train_tokens, val_tokens) = (state.tokens(true), state.tokens(false));
+    // Training and evaluation read windows of a token and the next one: at least 2 per split.
+    check_splits(data, "tokens", train_tokens, val_tokens, 2)?;
     log(&format!(
         "Encoded {encoded_chars} characters into {encoded_tokens} tokens in {secs:.1} s: {:.0} characters/s, {:.0} tokens/s",
         encoded_chars as f64 / secs,
@@ -201,6 +204,21 @@ fn prepare_source(
     let _ = std::fs::remove_file(dir.join(STATE_FILE)); // data.json now says the directory is complete
     log(&format!("Prepared {} train and {} val tokens in {}", meta.train_tokens, meta.val_tokens, dir.display()));
     Ok(meta)
+}
+
+/// Fails, naming the corpus and the split fraction, when the training or the validation split
+/// holds fewer than `least` `unit`s (`train` and `val` of them).
+fn check_splits(data: &DataConfig, unit: &str, train: u64, val: u64, least: u64) -> Result<()> {
+    if train < least || val < least {
+        bail!(
+            "data.path (--input) {}: split by data.train_fraction (--train-fraction) = {}, it gives {train} {unit} \
+             for training and {val} for validation, and each split needs at least {least}; use a longer corpus or \
+             another train_fraction",
+            data.path.display(),
+            data.train_fraction
+        );
+    }
+    Ok(())
 }
 
 /// Opens a prepared directory and checks its files against their checksums and each other.

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use memmap2::Mmap;
 
+use crate::run_dir::{create_new, rename_synced, TempGuard};
+
 const MAGIC: &[u8; 4] = b"BGPT";
 const VERSION: u32 = 1;
 /// Bytes before the first token.
@@ -52,10 +54,13 @@ impl TokenDtype {
     }
 }
 
-/// Streams token ids into a new token file (a temporary file renamed on `finish`).
+/// Streams token ids into a new token file: a temporary beside it (`train.bin.tmp`), renamed into
+/// place by `finish`. A writer dropped unfinished (a failed write, a full disk) removes its
+/// temporary, so a failed `prepare` leaves no partial token file filling the disk.
 pub struct TokenWriter {
     out: BufWriter<File>,
     tmp: PathBuf,
+    guard: TempGuard,
     path: PathBuf,
     dtype: TokenDtype,
     vocab_size: usize,
@@ -63,14 +68,16 @@ pub struct TokenWriter {
 }
 
 impl TokenWriter {
-    /// Starts `path` for ids below `vocab_size`.
+    /// Starts `path` for ids below `vocab_size`. Whatever is at the temporary's name (a
+    /// temporary a crash left, a link planted there) is replaced, never written through.
     pub fn create(path: &Path, vocab_size: usize) -> Result<Self> {
         let tmp = path.with_extension("bin.tmp");
-        let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let file = create_new(&tmp)?;
+        let guard = TempGuard::new(&tmp);
         let mut out = BufWriter::new(file);
         out.write_all(&[0u8; HEADER_LEN]).with_context(|| format!("cannot write {}", tmp.display()))?;
         let dtype = TokenDtype::for_vocab(vocab_size);
-        Ok(Self { out, tmp, path: path.to_path_buf(), dtype, vocab_size, count: 0 })
+        Ok(Self { out, tmp, guard, path: path.to_path_buf(), dtype, vocab_size, count: 0 })
     }
 
     /// Appends `ids`.
@@ -95,21 +102,21 @@ impl TokenWriter {
     }
 
     /// Writes the header, syncs and renames the file into place; returns the token count.
-    pub fn finish(mut self) -> Result<u64> {
+    pub fn finish(self) -> Result<u64> {
+        let Self { mut out, tmp, guard, path, dtype, vocab_size, count } = self;
         let mut header = [0u8; HEADER_LEN];
         header[0..4].copy_from_slice(MAGIC);
         header[4..8].copy_from_slice(&VERSION.to_le_bytes());
-        header[8..12].copy_from_slice(&(self.dtype.bytes() as u32).to_le_bytes());
-        header[12..16].copy_from_slice(&(self.vocab_size as u32).to_le_bytes());
-        header[16..24].copy_from_slice(&self.count.to_le_bytes());
-        let tmp = self.tmp.clone();
-        let written = self.out.seek(SeekFrom::Start(0)).and_then(|_| self.out.write_all(&header));
+        header[8..12].copy_from_slice(&(dtype.bytes() as u32).to_le_bytes());
+        header[12..16].copy_from_slice(&(vocab_size as u32).to_le_bytes());
+        header[16..24].copy_from_slice(&count.to_le_bytes());
+        let written = out.seek(SeekFrom::Start(0)).and_then(|_| out.write_all(&header));
         written.with_context(|| format!("cannot write {}", tmp.display()))?;
-        let file = self.out.into_inner().map_err(|e| e.into_error()).with_context(|| format!("cannot write {}", tmp.display()))?;
-        file.sync_all().with_context(|| format!("cannot sync {}", self.tmp.display()))?;
-        std::fs::rename(&self.tmp, &self.path)
-            .with_context(|| format!("cannot rename {} to {}", self.tmp.display(), self.path.display()))?;
-        Ok(self.count)
+        let file = out.into_inner().map_err(|e| e.into_error()).with_context(|| format!("cannot write {}", tmp.display()))?;
+        file.sync_all().with_context(|| format!("cannot sync {}", tmp.display()))?;
+        rename_synced(&tmp, &path)?;
+        guard.keep();
+        Ok(count)
     }
 }
 
@@ -208,5 +215,29 @@ impl TokenFile {
         let mut out = Vec::with_capacity(self.len);
         self.read_into(0, self.len, &mut out)?;
         Ok(out.into_iter().map(|t| t as u32).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_writer_dropped_unfinished_removes_its_temporary_and_a_finished_one_leaves_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("train.bin");
+        let mut writer = TokenWriter::create(&path, 100).expect("create");
+        writer.push(&[1, 2, 3]).expect("push");
+        let tmp = dir.path().join("train.bin.tmp");
+        assert!(tmp.is_file(), "the tokens go to the temporary first");
+        drop(writer); // as when a push fails: the error returns and drops it
+        assert!(!tmp.exists(), "an unfinished token file is removed");
+        assert!(!path.exists());
+
+        let mut writer = TokenWriter::create(&path, 100).expect("create");
+        writer.push(&[7, 8]).expect("push");
+        assert_eq!(writer.finish().expect("finish"), 2);
+        assert!(!tmp.exists());
+        assert_eq!(TokenFile::open(&path).expect("open").to_vec().expect("read"), vec![7, 8]);
     }
 }

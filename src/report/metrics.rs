@@ -40,34 +40,30 @@ impl MetricsWriter {
     /// Starts a new file at `path` (`keep_up_to = None`), or continues one after rewriting it
     /// with only its rows up to step `keep_up_to` (the checkpoint a run resumes from: the rows a
     /// crashed process logged after it would otherwise repeat). Lines that do not parse (the
-    /// torn last line of a crash) are dropped with a warning.
+    /// torn last line of a crash) are dropped with a warning. Either way the file is first
+    /// written whole beside `path` and renamed over it, so a link planted at its name is
+    /// replaced (and not read), never written through; rows are then appended to that file.
     pub fn open(path: &Path, keep_up_to: Option<usize>) -> Result<Self> {
-        let append = keep_up_to.is_some();
-        if let (Some(step), true) = (keep_up_to, path.is_file()) {
+        let mut text = format!("{HEADER}\n");
+        let plain_file = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file());
+        if let (Some(step), true) = (keep_up_to, plain_file) {
             let metrics = read_metrics(path)?;
             if !metrics.bad_lines.is_empty() {
                 eprintln!("Warning: {}: dropped unreadable lines {:?}", path.display(), metrics.bad_lines);
             }
-            let mut text = format!("{HEADER}\n");
             for row in metrics.rows.iter().filter(|r| r.step <= step) {
                 text.push_str(&format_row(row));
                 text.push('\n');
             }
-            write_atomic(path, text.as_bytes())?;
         }
-        let exists = path.is_file();
-        let file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .append(append)
-            .truncate(!append)
-            .open(path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        let mut out = BufWriter::new(file);
-        if !append || !exists {
-            writeln!(out, "{HEADER}")?;
-        }
-        Ok(Self { out })
+        write_atomic(path, text.as_bytes())?;
+        let mut options = OpenOptions::new();
+        options.append(true);
+        // The file just renamed into place; should a link have replaced it since, it is refused.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+        let file = options.open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        Ok(Self { out: BufWriter::new(file) })
     }
 
     /// Appends `row`.
@@ -170,5 +166,27 @@ mod tests {
         let steps: Vec<(usize, Option<f64>)> =
             read_metrics(&path).expect("read").rows.iter().map(|r| (r.step, r.train_loss)).collect();
         assert_eq!(steps, vec![(1, Some(4.0)), (2, Some(3.0)), (3, Some(1.5))]);
+    }
+
+    /// A link planted at metrics.csv to a file outside: a new run and a resumed one both replace
+    /// the link with a file of their own and leave the outside file's bytes alone.
+    #[cfg(unix)]
+    #[test]
+    fn a_link_planted_at_the_metrics_file_is_replaced_not_written_through() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let outside = dir.path().join("outside.csv");
+        std::fs::write(&outside, format!("{HEADER}\n1,1,9,,,,,1.000\n")).expect("write");
+        let path = dir.path().join("metrics.csv");
+        for keep_up_to in [None, Some(1)] {
+            let _ = std::fs::remove_file(&path);
+            std::os::unix::fs::symlink(&outside, &path).expect("plant a link");
+            let mut writer = MetricsWriter::open(&path, keep_up_to).expect("open");
+            writer.write(&row(1, 2.0)).expect("row");
+            drop(writer);
+            assert_eq!(std::fs::read_to_string(&outside).expect("read"), format!("{HEADER}\n1,1,9,,,,,1.000\n"));
+            assert!(std::fs::symlink_metadata(&path).expect("meta").is_file());
+            let rows = read_metrics(&path).expect("read").rows;
+            assert_eq!(rows.iter().map(|r| r.train_loss).collect::<Vec<_>>(), vec![Some(2.0)], "{keep_up_to:?}");
+        }
     }
 }

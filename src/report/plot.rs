@@ -3,12 +3,16 @@
 use std::sync::Once;
 
 use anyhow::{anyhow, Context, Result};
+use image::codecs::png::PngEncoder;
+use image::{ColorType, ImageEncoder};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::metrics::{read_metrics, MetricsRow};
-use crate::run_dir::RunDir;
+use crate::run_dir::{write_atomic, RunDir};
 
+/// Width and height of both plots, in pixels.
+const SIZE: (u32, u32) = (1000, 750);
 
 /// DejaVu Sans (Bitstream Vera license, `assets/DejaVuSans-LICENSE.txt`), embedded so
 /// plots render the same everywhere without system fonts.
@@ -25,15 +29,27 @@ pub fn plot_run(run: &RunDir, lr_at: Option<&dyn Fn(usize) -> f64>) -> Result<()
         let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
     });
     let [png, svg] = run.plots();
+    // Rendered into memory and written beside each file, then renamed over it: a link planted at
+    // either name is replaced, never written through, and a crash leaves no torn plot.
+    let (width, height) = SIZE;
+    let mut pixels = vec![0u8; width as usize * height as usize * 3];
     {
-        let root = BitMapBackend::new(&png, (1000, 750)).into_drawing_area();
+        let root = BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area();
         draw(&root, &rows, lr_at).with_context(|| format!("cannot draw {}", png.display()))?;
-        root.present().map_err(|e| anyhow!("cannot write {}: {e}", png.display()))?;
+        root.present().map_err(|e| anyhow!("cannot draw {}: {e}", png.display()))?;
     }
-    let root = SVGBackend::new(&svg, (1000, 750)).into_drawing_area();
-    draw(&root, &rows, lr_at).with_context(|| format!("cannot draw {}", svg.display()))?;
-    root.present().map_err(|e| anyhow!("cannot write {}: {e}", svg.display()))?;
-    Ok(())
+    let mut png_bytes = Vec::new();
+    PngEncoder::new(&mut png_bytes)
+        .write_image(&pixels, width, height, ColorType::Rgb8)
+        .map_err(|e| anyhow!("cannot encode {}: {e}", png.display()))?;
+    write_atomic(&png, &png_bytes)?;
+    let mut svg_text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg_text, SIZE).into_drawing_area();
+        draw(&root, &rows, lr_at).with_context(|| format!("cannot draw {}", svg.display()))?;
+        root.present().map_err(|e| anyhow!("cannot draw {}: {e}", svg.display()))?;
+    }
+    write_atomic(&svg, svg_text.as_bytes())
 }
 
 type Series = Vec<(f64, f64)>;

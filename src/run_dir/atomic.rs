@@ -1,4 +1,5 @@
-//! Writing files so that no crash leaves a torn one.
+//! Writing files so that no crash leaves a torn one, and no link planted in a run directory is
+//! written through.
 
 use std::fs;
 use std::io::Write;
@@ -6,14 +7,19 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-/// Writes `bytes` to a temporary file beside `path`, syncs it, then renames it over `path`,
-/// so a crash leaves either the old file or the new one, never a torn one; the directory is
-/// synced too, so the rename itself survives a power cut.
+use super::temp::{create_new, temp_path, TempGuard};
+
+/// Writes `bytes` to a temporary file beside `path` (`.NAME.tmp`), syncs it, then renames it
+/// over `path`, so a crash leaves either the old file or the new one, never a torn one; the
+/// directory is synced too, so the rename itself survives a power cut. A link (or hard link)
+/// at `path` is replaced, never written through; a failed write removes its temporary.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.tmp"));
+    let tmp = temp_path(path);
+    let guard = TempGuard::new(&tmp);
     write_synced(&tmp, bytes)?;
-    rename_synced(&tmp, path)
+    rename_synced(&tmp, path)?;
+    guard.keep();
+    Ok(())
 }
 
 /// Renames `from` to `to` (a file or a directory) and syncs the directory that holds `to`.
@@ -31,9 +37,10 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     }
 }
 
-/// Writes `bytes` to `path` and syncs it to the disk (the caller renames it into place).
+/// Writes `bytes` to a new file at `path` (see [`create_new`]: whatever was at that name is
+/// replaced, a link never followed) and syncs it to the disk (the caller renames it into place).
 pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file = fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut file = create_new(path)?;
     file.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
     file.sync_all().with_context(|| format!("cannot sync {}", path.display()))
 }
@@ -53,5 +60,24 @@ mod tests {
         let names: Vec<_> = fs::read_dir(&dir).expect("list").map(|e| e.expect("entry").file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("latest.json")]);
         fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    /// Links planted at the file's name and at its temporary's, both to a file outside: the
+    /// outside file keeps its bytes and the run directory gets a real file.
+    #[cfg(unix)]
+    #[test]
+    fn write_atomic_never_writes_through_a_planted_link() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let outside = dir.path().join("outside.txt");
+        fs::write(&outside, b"precious").expect("write");
+        let path = dir.path().join("config.toml");
+        for link in [&path, &dir.path().join(".config.toml.tmp")] {
+            std::os::unix::fs::symlink(&outside, link).expect("plant a link");
+        }
+        write_atomic(&path, b"mine").expect("write");
+        assert_eq!(fs::read(&outside).expect("read"), b"precious");
+        assert!(fs::symlink_metadata(&path).expect("meta").is_file());
+        assert_eq!(fs::read(&path).expect("read"), b"mine");
+        assert!(!dir.path().join(".config.toml.tmp").exists());
     }
 }

@@ -1,6 +1,7 @@
 //! The bottom layer: every file of a run directory, named in one place ([`RunDir`]); writing
-//! files so that no crash leaves a torn one ([`write_atomic`]); checksums that name a damaged
-//! file ([`Manifest`]); one writer at a time ([`RunLock`]).
+//! files so that no crash leaves a torn one and no planted link is written through
+//! ([`write_atomic`], [`create_new`]); checksums that name a damaged file ([`Manifest`]); one
+//! writer at a time ([`RunLock`]).
 //!
 //! ```text
 //! artifacts/<run>/config.toml                         the resolved config
@@ -10,16 +11,18 @@
 //! artifacts/<run>/checkpoints/step-000100/{model.mpk, optim.mpk, state.json, manifest.json}
 //! artifacts/<run>/checkpoints/latest.json             {"last": 100, "best": 100, ...}
 //! artifacts/<run>/metrics.csv, loss.png, loss.svg     monitoring
-//! artifacts/<run>/train.lock                          held by the process training the run
+//! artifacts/<run>/train.lock                          held by the process training (or preparing) there
 //! ```
 
 mod atomic;
 mod checksum;
 mod lock;
+mod temp;
 
 pub use atomic::{rename_synced, sync_dir, write_atomic, write_synced};
 pub use checksum::{hash_bytes, hash_file, hash_files, Manifest};
-pub use lock::RunLock;
+pub use lock::{LockPurpose, RunLock};
+pub use temp::{create_new, remove_stale, temp_path, TempGuard};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -50,7 +53,7 @@ pub const OPTIM_FILE: &str = "optim.mpk";
 pub const STATE_FILE: &str = "state.json";
 /// A checkpoint's checksums: file name -> BLAKE3.
 pub const MANIFEST_FILE: &str = "manifest.json";
-/// Locked by the process that trains the run.
+/// Locked by the process that trains the run, or prepares data in the directory.
 pub const LOCK_FILE: &str = "train.lock";
 /// One row per logged step.
 pub const METRICS_FILE: &str = "metrics.csv";
@@ -106,10 +109,11 @@ impl RunDir {
         self.checkpoints().join(LATEST_FILE)
     }
 
-    /// Takes the run's lock: fails, naming the holder's PID, while another process trains here.
-    pub fn lock(&self) -> Result<RunLock> {
+    /// Takes the directory's lock to train or prepare data in it (`purpose`): fails, naming the
+    /// holder's PID and what it does, while another process trains or prepares here.
+    pub fn lock(&self, purpose: LockPurpose) -> Result<RunLock> {
         fs::create_dir_all(&self.root).with_context(|| format!("cannot create run directory {}", self.root.display()))?;
-        RunLock::acquire(&self.root.join(LOCK_FILE))
+        RunLock::acquire(&self.root.join(LOCK_FILE), purpose)
     }
 
     /// Whether a run trained here: its metrics or checkpoints exist (prepared data, or a config

@@ -16,7 +16,7 @@ use crate::data::Batch;
 use crate::dist::Collective;
 use crate::model::Gpt;
 use crate::report::plot_run;
-use crate::run_dir::RunDir;
+use crate::run_dir::{LockPurpose, RunDir};
 use crate::seed::{self, Stream};
 
 /// What a finished run measured.
@@ -72,7 +72,7 @@ pub fn train<B: FusedAutodiffBackend>(
         );
     }
     // One writer per run directory, from before anything is read or deleted until the plots.
-    let _lock = if comm.is_leader() { Some(run.lock()?) } else { None };
+    let _lock = if comm.is_leader() { Some(run.lock(LockPurpose::Train)?) } else { None };
     let built = Run::<B>::build(config, run, start, device, backend_label, comm)?;
     check_agreement(&built.learner.model, comm, "at start-up")?;
     let total_steps = built.total_steps;

@@ -14,6 +14,7 @@ mod data;
 mod generate;
 mod grad_accum;
 mod hf;
+mod hostile;
 mod model;
 mod nanogpt_lockstep;
 mod ndarray_ops;

@@ -11,16 +11,16 @@ use std::time::{Duration, Instant};
 
 use super::resume::{burngpt, fails_with, ok, run_stopped_at_5, tiny_args};
 
-fn s(path: &Path) -> &str {
+pub(crate) fn s(path: &Path) -> &str {
     path.to_str().expect("utf8")
 }
 
-fn with(mut args: Vec<String>, more: &[&str]) -> Vec<String> {
+pub(crate) fn with(mut args: Vec<String>, more: &[&str]) -> Vec<String> {
     args.extend(more.iter().map(|m| m.to_string()));
     args
 }
 
-fn strs(args: &[String]) -> Vec<&str> {
+pub(crate) fn strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
 
@@ -29,7 +29,7 @@ fn blake3_of(path: &Path) -> String {
 }
 
 /// The text of tinyshakespeare's first `bytes` bytes, as a corpus of its own.
-fn corpus(dir: &Path, bytes: usize) -> PathBuf {
+pub(crate) fn corpus(dir: &Path, bytes: usize) -> PathBuf {
     let text = std::fs::read_to_string(super::resume::root().join("data/tinyshakespeare.txt")).expect("corpus");
     let path = dir.join("corpus.txt");
     std::fs::write(&path, &text[..bytes]).expect("write");
