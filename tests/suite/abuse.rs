@@ -159,29 +159,37 @@ fn endless(dir: &Path, name: &str) -> Vec<String> {
     )
 }
 
+/// [`endless`] with steps of about a second here (block 256, batch 64), so that signals sent
+/// tens of milliseconds apart all land within one step.
+fn slow(dir: &Path, name: &str) -> Vec<String> {
+    with(endless(dir, name), &["--set", "model.block_size=256", "--set", "training.batch_size=64", "--set", "training.eval_batches=1"])
+}
+
 #[cfg(unix)]
 #[test]
 fn a_second_ctrl_c_still_saves_and_a_third_quits_saying_what_is_lost() {
     let dir = tempfile::tempdir().expect("tempdir");
-    // Two SIGINTs 50 ms apart: before the fix, exit 130 at once without a checkpoint.
-    let child = spawn(&endless(dir.path(), "two"));
+    // Two SIGINTs 50 ms apart during a step: before the fix, exit 130 at once without a checkpoint.
+    let child = spawn(&slow(dir.path(), "two"));
     let run = dir.path().join("two");
-    wait_for_rows(&run, 3);
+    wait_for_rows(&run, 1);
     let out = interrupt(child, 2, Duration::from_millis(50));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(130), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("Interrupted: checkpoint saved at step"), "{stdout}");
     let latest = burngpt::checkpoint::read_latest(&burngpt::run_dir::RunDir::new(&run)).expect("a checkpoint");
-    assert!(latest.last >= 3, "saved at the stop, after the 3 steps seen: {latest:?}");
+    assert!(latest.last >= 1, "{latest:?}");
 
-    // Three: the third quits at once with its own code, saying which steps are lost.
-    let child = spawn(&endless(dir.path(), "three"));
+    // Three (100 ms apart, so that none merges with another): the third quits at once with its
+    // own code, saying which steps are lost.
+    let child = spawn(&slow(dir.path(), "three"));
     let run = dir.path().join("three");
-    wait_for_rows(&run, 3);
-    let out = interrupt(child, 3, Duration::from_millis(1));
+    wait_for_rows(&run, 1);
+    let out = interrupt(child, 3, Duration::from_millis(100));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "stderr: {stderr}");
     assert!(stderr.contains("Quit without saving") && stderr.contains("no checkpoint was saved"), "{stderr}");
+    assert!(!run.join("checkpoints/latest.json").exists(), "nothing saved");
 }
 
 #[test]
