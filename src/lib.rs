@@ -13,6 +13,7 @@ pub mod data;
 pub mod dist;
 pub mod generate;
 pub mod hf;
+pub mod host_memory;
 pub mod model;
 pub mod report;
 pub mod run_dir;
