@@ -15,7 +15,8 @@
 //!   recomputes the `T x T` probabilities in its backward pass. With dropout, its masks and
 //!   attention's explicit probabilities: `3BHT^2 + 5Nd` more per block, `2Nd` at the embeddings.
 //!   After the blocks, ln_f's input and output, `2Nd`. Plus the backward pass's working memory:
-//!   the gradients of one block's activations while those are still held, one block's worth again;
+//!   the gradients of one block's activations while those are still held, one block's worth
+//!   again, and the residual stream's gradient beside them, `2Nd`;
 //! - **logits** `NV`, once: the fused cross-entropy writes its gradient over them (ndarray's
 //!   kernel); a backend that keeps the gradient apart holds them twice;
 //! - **overhead**: 80 MiB for the process itself (code, thread stacks, the allocator's caches, the
@@ -75,7 +76,8 @@ pub struct MemoryEstimate {
     pub optimizer: u128,
     /// What one micro-batch keeps for the backward pass, logits aside.
     pub activations: u128,
-    /// The backward pass's working memory (one block's activations).
+    /// The backward pass's working memory (one block's activations and the residual stream's
+    /// gradient).
     pub backward: u128,
     /// The logits of one micro-batch (twice where their gradient is a separate tensor).
     pub logits: u128,
@@ -121,7 +123,7 @@ pub fn estimate(s: &RunShape) -> MemoryEstimate {
         gradients: floats(prod(&[if s.grad_accum_steps > 1 { 2 } else { 1 }, params])),
         optimizer: floats(prod(&[2, params])),
         activations: floats(sum(&[prod(&[l, block]), outside])),
-        backward: floats(block),
+        backward: floats(sum(&[block, prod(&[2, n, d])])),
         logits: floats(prod(&[if s.logits_in_place { 1 } else { 2 }, n, v])),
         overhead: OVERHEAD_BYTES,
     }
@@ -182,11 +184,12 @@ mod tests {
         // N = 3 x 4 = 12 positions. A block keeps 8 N d = 768, 2 N f = 768 and the row
         // statistics 2 B H T = 48: 1,584 floats; two blocks and ln_f's 2 N d = 192: 3,360 floats.
         assert_eq!(e.activations, 4 * 3360);
-        assert_eq!(e.backward, 4 * 1584);
+        // One block's 1,584 and the residual stream's gradient, 2 N d = 192.
+        assert_eq!(e.backward, 4 * 1776);
         // N V = 120 floats.
         assert_eq!(e.logits, 480);
-        // 29,952 + 13,440 + 6,336 + 480 + 80 MiB (83,886,080).
-        assert_eq!(e.total(), 83_936_288);
+        // 29,952 + 13,440 + 7,104 + 480 + 80 MiB (83,886,080).
+        assert_eq!(e.total(), 83_937_056);
     }
 
     #[test]
@@ -221,18 +224,23 @@ mod tests {
         }
     }
 
-    /// The sizes that were OOM-killed or aborted: no overflow, each far beyond 24 GiB; the
-    /// largest possible inputs saturate instead of wrapping.
+    /// The sizes that were OOM-killed or aborted on tiny.toml's shape: no overflow, each far
+    /// beyond 24 GiB; the largest possible inputs saturate instead of wrapping.
     #[test]
     fn absurd_sizes_saturate_instead_of_overflowing() {
+        let tiny = |edit: fn(&mut RunShape)| {
+            with(|s| {
+                (s.model.block_size, s.model.d_model, s.model.d_ff, s.vocab_size, s.batch_size) = (32, 64, 256, 65, 16);
+                edit(s);
+            })
+        };
         for shape in [
-            with(|s| s.model.d_model = 100_000),
-            with(|s| s.model.block_size = 1_000_000_000),
-            with(|s| s.model.d_ff = 1_000_000_000),
-            with(|s| s.model.n_layers = 100_000),
-            // tiny.toml's width at batch 200,000 (this shape is narrower still).
-            with(|s| (s.model.block_size, s.model.d_model, s.model.d_ff, s.batch_size) = (32, 64, 256, 200_000)),
-            with(|s| s.vocab_size = 1_000_000_000),
+            tiny(|s| s.model.d_model = 100_000),
+            tiny(|s| s.model.block_size = 1_000_000_000),
+            tiny(|s| s.model.d_ff = 1_000_000_000),
+            tiny(|s| s.model.n_layers = 100_000),
+            tiny(|s| s.batch_size = 200_000),
+            tiny(|s| s.vocab_size = 1_000_000_000),
         ] {
             assert!(estimate(&shape).total() > 24 << 30, "{shape:?}");
         }

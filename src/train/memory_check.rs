@@ -216,29 +216,29 @@ mod tests {
     }
 
     /// tiny.toml at batch 200,000: N = 200,000 x 32 = 6.4M positions, a block keeping
-    /// 8 x 64 + 3 x 256 = 1,280 floats per position, 2 blocks + 2 x 64 outside, plus one block for
-    /// the backward pass: (2 x 1,280 + 128 + 1,280) x 6.4M = 25.395G floats, and the row
+    /// 8 x 64 + 3 x 256 = 1,280 floats per position, 2 blocks + 2 x 64 outside, plus one block
+    /// and 2 x 64 for the backward pass: (3 x 1,280 + 256) x 6.4M = 26.214G floats, and the row
     /// statistics, 2 x 4 heads x 32 x 200,000 = 51.2M per block, 3 blocks: 153.6M floats. In all
-    /// 25.549G floats x 4 = 102,195,200,000 bytes = 95.2 GiB.
+    /// 26.368G floats x 4 = 105,472,000,000 bytes = 98.2 GiB.
     #[test]
     fn the_message_gives_the_part_and_the_total() {
         let err = check_shape(&with(|s| s.batch_size = 200_000), "v", &ENFORCED, 1).expect_err("too large").to_string();
-        assert!(err.contains("one micro-batch (200000 windows of 32 tokens) keeps for the backward pass need 95.2 GiB"), "{err}");
+        assert!(err.contains("one micro-batch (200000 windows of 32 tokens) keeps for the backward pass need 98.2 GiB"), "{err}");
         // Two processes on this machine share its memory.
-        // At batch 30,000 a process needs 95.2 x 3/20 = 14.3 GiB (and the logits), more than 24 / 2.
-        let err = check_shape(&with(|s| s.batch_size = 30_000), "v", &ENFORCED, 2).expect_err("14.3 GiB > 12").to_string();
+        // At batch 30,000 a process needs 98.2 x 3/20 = 14.7 GiB (and the logits), more than 24 / 2.
+        let err = check_shape(&with(|s| s.batch_size = 30_000), "v", &ENFORCED, 2).expect_err("14.7 GiB > 12").to_string();
         assert!(err.contains("12.0 GiB is available to each of the 2 processes"), "{err}");
     }
 
     /// Below the process's own 80 MiB no size is blamed: the message gives the total alone. tiny:
     /// 16 bytes x 106,304 parameters = 1,700,864, activations (2 x 659,456 + 65,536) and the
-    /// backward's 659,456 floats = 8,175,616 bytes, logits 512 x 65 x 4 = 133,120, and 83,886,080:
-    /// 93,895,680 bytes = 89.5 MiB.
+    /// backward's 659,456 + 65,536 floats = 8,437,760 bytes, logits 512 x 65 x 4 = 133,120, and
+    /// 83,886,080: 94,157,824 bytes = 89.8 MiB.
     #[test]
     fn a_small_run_on_a_smaller_machine_blames_no_size() {
         let memory = MemoryCheck { training: Some(50 << 20), ..ENFORCED };
-        let err = check_shape(&tiny(), "v", &memory, 1).expect_err("89 MiB > 50 MiB").to_string();
-        assert!(err.starts_with("the run needs ~89.5 MiB in all and 50.0 MiB is available"), "{err}");
+        let err = check_shape(&tiny(), "v", &memory, 1).expect_err("89.8 MiB > 50 MiB").to_string();
+        assert!(err.starts_with("the run needs ~89.8 MiB in all and 50.0 MiB is available"), "{err}");
     }
 
     #[test]
