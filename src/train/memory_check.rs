@@ -230,15 +230,15 @@ mod tests {
         assert!(err.contains("12.0 GiB is available to each of the 2 processes"), "{err}");
     }
 
-    /// Below the process's own 80 MiB no size is blamed: the message gives the total alone. tiny:
+    /// Below the process's own 96 MiB no size is blamed: the message gives the total alone. tiny:
     /// 16 bytes x 106,304 parameters = 1,700,864, activations (2 x 659,456 + 65,536) and the
     /// backward's 659,456 + 65,536 floats = 8,437,760 bytes, logits 512 x 65 x 4 = 133,120, and
-    /// 83,886,080: 94,157,824 bytes = 89.8 MiB.
+    /// 100,663,296: 110,935,040 bytes = 105.8 MiB.
     #[test]
     fn a_small_run_on_a_smaller_machine_blames_no_size() {
         let memory = MemoryCheck { training: Some(50 << 20), ..ENFORCED };
-        let err = check_shape(&tiny(), "v", &memory, 1).expect_err("89.8 MiB > 50 MiB").to_string();
-        assert!(err.starts_with("the run needs ~89.8 MiB in all and 50.0 MiB is available"), "{err}");
+        let err = check_shape(&tiny(), "v", &memory, 1).expect_err("105.8 MiB > 50 MiB").to_string();
+        assert!(err.starts_with("the run needs ~105.8 MiB in all and 50.0 MiB is available"), "{err}");
     }
 
     #[test]
