@@ -8,6 +8,8 @@
 use anyhow::{bail, Result};
 use burn::backend::Autodiff;
 
+use crate::host_memory::{self, MemoryCheck, AVAILABLE_ENV};
+
 #[cfg(not(any(feature = "ndarray", feature = "flex", feature = "wgpu", feature = "cuda")))]
 compile_error!("burngpt needs a backend: enable one of the cargo features `ndarray` (default), `flex`, `wgpu` or `cuda`");
 
@@ -70,6 +72,18 @@ pub fn name() -> &'static str {
 /// True when the compiled backend runs on the host CPU with deterministic kernels (ndarray, flex).
 pub fn is_cpu() -> bool {
     matches!(name(), "ndarray" | "flex")
+}
+
+/// What the memory check compares a run's estimate with; `enforce` is false with
+/// `--no-memory-check`. The CPU backends train in host memory (`MemAvailable`). On a GPU the
+/// training memory is the device's, and Burn 0.21 has no query of its free memory (cubecl's CUDA
+/// runtime reads the device's total once, to size its memory pages; wgpu exposes buffer-size
+/// limits, not memory), so it is unknown and not checked unless [`AVAILABLE_ENV`] gives it.
+pub fn memory_check(enforce: bool) -> Result<MemoryCheck> {
+    let host = host_memory::available()?;
+    let training = if is_cpu() || std::env::var_os(AVAILABLE_ENV).is_some() { host } else { None };
+    // Only ndarray's fused cross-entropy writes the logits' gradient over them.
+    Ok(MemoryCheck { enforce, host, training, logits_in_place: name() == "ndarray" })
 }
 
 /// The values `--device` accepts for the compiled backend, for error messages and `--help`.

@@ -80,6 +80,10 @@ pub struct BenchArgs {
     /// Float32 peak of the machine in GFLOP/s (default: two AVX2/FMA cores, ~190).
     #[arg(long, default_value_t = 190.0)]
     pub peak_gflops: f64,
+    /// Go on even when the run's memory estimate exceeds the memory available (the estimate is
+    /// still printed; README, "Memory").
+    #[arg(long)]
+    pub no_memory_check: bool,
 }
 
 /// Options of `generate`.
@@ -178,6 +182,10 @@ pub struct PrepareArgs {
     /// from them cannot be resumed on the new ones).
     #[arg(long)]
     pub overwrite: bool,
+    /// Go on even when the BPE trainer's up-front reservation for `--vocab-size` tokens exceeds
+    /// the memory available.
+    #[arg(long)]
+    pub no_memory_check: bool,
 }
 
 /// Options of `plot`.
@@ -222,6 +230,10 @@ pub struct TrainArgs {
     /// same name left in its directory. Without it, training refuses a directory that holds a run.
     #[arg(long, conflicts_with = "resume")]
     pub start_over: bool,
+    /// Go on even when the run's memory estimate exceeds the memory available (the estimate is
+    /// still printed; README, "Memory").
+    #[arg(long)]
+    pub no_memory_check: bool,
 }
 
 impl TrainArgs {

@@ -14,6 +14,7 @@ pub mod data;
 pub mod dist;
 pub mod generate;
 pub mod hf;
+pub mod host_memory;
 pub mod model;
 pub mod report;
 pub mod run_dir;

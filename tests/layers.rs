@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// Lowest first. `main.rs` and `commands/` (the binary) may use anything.
 const LAYERS: [&[&str]; 5] = [
-    &["run_dir", "seed", "test_util", "dist"],
+    &["run_dir", "seed", "test_util", "dist", "host_memory"],
     &["checkpoint"],
     &["model", "data", "report"],
     &["train", "generate", "hf"],

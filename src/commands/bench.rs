@@ -7,6 +7,7 @@ use burngpt::bench::BenchSettings;
 use burngpt::cli::BenchArgs;
 use burngpt::config::RunConfig;
 use burngpt::data::TokenizerKind;
+use burngpt::train::{check_shape, memory_line, RunShape};
 
 /// Runs the bench on random tokens and prints its table, then the same report as JSON.
 pub fn run(args: &BenchArgs, device: Option<&str>) -> Result<()> {
@@ -26,6 +27,22 @@ pub fn run(args: &BenchArgs, device: Option<&str>) -> Result<()> {
         gen_repeats: args.gen_repeats,
         peak_gflops: args.peak_gflops,
     };
+    let memory = backend::memory_check(!args.no_memory_check)?;
+    let vocab_name = match (args.vocab, config.data.tokenizer) {
+        (Some(_), _) => "--vocab",
+        (None, TokenizerKind::Bpe) => "data.vocab_size",
+        (None, TokenizerKind::Char) => "bench's char vocabulary",
+    };
+    // One micro-batch per step: bench does not accumulate gradients.
+    let shape = RunShape {
+        model: config.model.clone(),
+        vocab_size: vocab,
+        batch_size: config.training.batch_size,
+        grad_accum_steps: 1,
+        logits_in_place: memory.logits_in_place,
+    };
+    let estimate = check_shape(&shape, vocab_name, &memory, 1)?;
+    println!("{}", memory_line(&estimate, &memory));
     let device = backend::device(device)?;
     let sampling_device = backend::sampling_device(&device);
     let label = format!("{} ({device:?})", backend::name());

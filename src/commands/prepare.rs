@@ -5,6 +5,7 @@ use anyhow::{bail, Result};
 use burngpt::cli::PrepareArgs;
 use burngpt::config::RunConfig;
 use burngpt::data::{DataConfig, TokenizerKind};
+use burngpt::host_memory::MemoryCheck;
 use burngpt::run_dir::{LockPurpose, RunDir, META_FILE};
 
 /// Prepares the data of `--config`, or of `--input` with the tokenizer options, into the
@@ -53,7 +54,8 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
             dir.display()
         );
     }
-    let meta = burngpt::data::prepare(&data, &dir, &mut |m| println!("{m}"))?;
+    let memory = MemoryCheck::host(!args.no_memory_check)?;
+    let meta = burngpt::data::prepare(&data, &dir, &memory, &mut |m| println!("{m}"))?;
     println!("Vocabulary size: {} ({} ids)", meta.vocab_size, meta.dtype);
     Ok(())
 }

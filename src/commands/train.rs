@@ -44,7 +44,9 @@ pub fn run(args: &TrainArgs, device: Option<&str>) -> Result<(TrainSummary, Stop
     let device = backend::device(device)?;
     let comm = dist::join()?;
     let label = format!("backend {}, device {device:?}{}", backend::name(), processes(comm.as_ref()));
-    let trained = train::<backend::Training>(&config, &RunDir::new(&run_dir), start, &stop, args.stop_at_step, &device, &label, comm.as_ref());
+    let memory = backend::memory_check(!args.no_memory_check)?;
+    let host = (label.as_str(), &memory);
+    let trained = train::<backend::Training>(&config, &RunDir::new(&run_dir), start, &stop, args.stop_at_step, &device, host, comm.as_ref());
     match trained {
         Ok(summary) => Ok((summary, stop)),
         // The other ranks may be waiting for this one in a collective operation: end them all.

@@ -2,6 +2,7 @@
 
 mod batch;
 mod bpe_sample;
+mod bpe_vocab;
 mod char_tokenizer;
 mod config;
 mod encode;
@@ -26,6 +27,7 @@ pub use sampler::{Sampler, StepPlan};
 pub use source::TextSource;
 pub use tokenizer::{load_tokenizer, Tokenizer};
 pub use bpe_sample::END_OF_TEXT;
+pub use bpe_vocab::{bpe_trainer_bytes, check_bpe_vocab};
 pub use prepare_state::STATE_FILE as PREPARE_STATE_FILE;
 pub use shards::{shard_name, TokenStream};
 pub use trained_on::{check_run_tokenizer, open_run_data, run_data_dir, TrainedOn};

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
+use super::bpe_vocab::check_bpe_vocab;
 use super::config::DataConfig;
 use super::encode::{encode, EncodeJob};
 use super::meta::{bpe_target, read_meta, DataMeta};
@@ -19,6 +20,7 @@ use super::progress::mib;
 use super::shards::TokenStream;
 use super::source::TextSource;
 use super::tokenizer::{check_vocab, Tokenizer};
+use crate::host_memory::MemoryCheck;
 use crate::run_dir::{hash_file, write_atomic, Manifest, META_FILE, TOKENIZER_FILE};
 
 /// Changes whenever the same inputs and settings would give other files.
@@ -64,12 +66,13 @@ pub fn data_dir(data: &DataConfig, run_dir: &Path) -> PathBuf {
 /// The prepared data for a new run in `dir`: `data.path` itself when it is a prepared
 /// directory, else `dir`, prepared now unless it already holds this corpus (the same contents,
 /// by checksum) with these settings. A resumed run opens its data with [`open_prepared`]
-/// instead and never prepares.
-pub fn ensure_prepared(data: &DataConfig, dir: &Path, log: &mut dyn FnMut(&str)) -> Result<PreparedData> {
+/// instead and never prepares. A BPE vocabulary beyond the corpus or `memory` is refused first.
+pub fn ensure_prepared(data: &DataConfig, dir: &Path, memory: &MemoryCheck, log: &mut dyn FnMut(&str)) -> Result<PreparedData> {
     if data.path.join(META_FILE).is_file() {
         return open_prepared(&data.path);
     }
     let source = TextSource::new(&data.path)?;
+    check_bpe_vocab(data, source.bytes()?, memory)?;
     let source_hash = source.content_hash()?;
     if let Ok(meta) = read_meta(dir) {
         if meta.matches(data, &source_hash) {
@@ -85,9 +88,11 @@ pub fn ensure_prepared(data: &DataConfig, dir: &Path, log: &mut dyn FnMut(&str))
 
 /// Tokenizes `data.path` into `dir`: trains (or, for char, collects) the tokenizer on the
 /// training split, then writes the token files and `data.json`. Continues an interrupted
-/// preparation of the same corpus with the same settings from its last finished shard.
-pub fn prepare(data: &DataConfig, dir: &Path, log: &mut dyn FnMut(&str)) -> Result<DataMeta> {
+/// preparation of the same corpus with the same settings from its last finished shard. A BPE
+/// vocabulary beyond the corpus, or whose trainer does not fit in `memory`, is refused first.
+pub fn prepare(data: &DataConfig, dir: &Path, memory: &MemoryCheck, log: &mut dyn FnMut(&str)) -> Result<DataMeta> {
     let source = TextSource::new(&data.path)?;
+    check_bpe_vocab(data, source.bytes()?, memory)?;
     let source_hash = source.content_hash()?;
     prepare_source(data, &source, source_hash, dir, log)
 }

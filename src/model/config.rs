@@ -109,6 +109,23 @@ impl GptConfig {
         }
     }
 
+    /// Parameters of this architecture with a vocabulary of `vocab_size`, counted as
+    /// [`GptConfig::init`] would build them, without building anything (the memory check's
+    /// input); saturates at `u128::MAX` instead of overflowing.
+    pub fn param_count(&self, vocab_size: usize) -> u128 {
+        let [v, t, d, f, l] = [vocab_size, self.block_size, self.d_model, self.d_ff, self.n_layers].map(|x| x as u128);
+        let mul = |a: u128, b: u128| a.saturating_mul(b);
+        let add = |terms: &[u128]| terms.iter().fold(0u128, |a, &x| a.saturating_add(x));
+        let layer_norm = if self.layer_norm_bias { mul(2, d) } else { d };
+        // ln_1 and ln_2, c_attn d x 3d, attn.c_proj d x d, c_fc d x f, mlp.c_proj f x d, and the
+        // biases of those four: 3d + d + f + d.
+        let biases = if self.bias { add(&[mul(5, d), f]) } else { 0 };
+        let block = add(&[mul(2, layer_norm), mul(mul(3, d), d), mul(d, d), mul(mul(2, d), f), biases]);
+        let wpe = if self.positions == PositionKind::Learned { mul(t, d) } else { 0 };
+        let lm_head = if self.tie_embeddings { 0 } else { mul(d, v) };
+        add(&[mul(v, d), wpe, mul(l, block), layer_norm, lm_head])
+    }
+
     /// Rejects impossible values; every message names the `model.` key.
     pub fn validate(&self) -> Result<()> {
         for (key, value) in [
@@ -138,6 +155,8 @@ impl GptConfig {
 
 #[cfg(test)]
 mod tests {
+    use burn::module::Module;
+
     use super::*;
 
     const SECTION: &str = r#"
@@ -174,5 +193,25 @@ mod tests {
             let bad = GptConfig { layer_norm_eps: eps, ..written.clone() };
             assert!(bad.validate().expect_err("eps").to_string().contains("model.layer_norm_eps"), "{eps}");
         }
+    }
+
+    /// The count against the model itself, for each variant that changes it.
+    #[test]
+    fn param_count_matches_the_built_model() {
+        let base: GptConfig = toml::from_str(SECTION).expect("a [model] section");
+        for (bias, layer_norm_bias, tie_embeddings, positions) in [
+            (true, true, true, PositionKind::Learned),
+            (false, false, false, PositionKind::Sinusoidal),
+            (false, true, true, PositionKind::Sinusoidal),
+            (true, false, false, PositionKind::Learned),
+        ] {
+            let config = GptConfig { vocab_size: Some(11), bias, layer_norm_bias, tie_embeddings, positions, ..base.clone() };
+            let built = config.init::<burn::backend::NdArray<f32>>(&Default::default()).num_params() as u128;
+            assert_eq!(config.param_count(11), built, "{config:?}");
+        }
+        // GPT-2 small with nanoGPT's padded vocabulary: 124,475,904 (bench's count of the built model).
+        let gpt2 = GptConfig { block_size: 1024, d_model: 768, n_layers: 12, n_heads: 12, d_ff: 3072, bias: true, ..base };
+        assert_eq!(gpt2.param_count(50304), 124_475_904);
+        assert_eq!(GptConfig { d_model: usize::MAX, ..gpt2 }.param_count(2), u128::MAX, "3 d^2 is over 2^128");
     }
 }

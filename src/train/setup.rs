@@ -8,10 +8,12 @@ use burngpt_ops::FusedAutodiffBackend;
 use super::config::RunConfig;
 use super::eval::validation_batches;
 use super::learner::{init_model, Learner};
+use super::memory_check::{check_run_memory, memory_line};
 use super::monitor::{group, Monitor};
 use crate::checkpoint::{self, Checkpoint, TrainState, Which};
-use crate::dist::Collective;
+use crate::dist::{self, Collective};
 use crate::data::{data_dir, ensure_prepared, open_prepared, run_data_dir, Batch, PreparedData, Sampler, TrainedOn};
+use crate::host_memory::MemoryCheck;
 use crate::model::Gpt;
 use crate::run_dir::{hash_file, write_atomic, RunDir, OPTIM_FILE, TOKENIZER_FILE};
 use crate::seed::{self, Stream};
@@ -60,17 +62,21 @@ impl<B: FusedAutodiffBackend> Run<B> {
     /// Prepares the data in the run directory, saves the tokenizer and config there, and builds (or,
     /// with [`Start::Resume`], restores) the model and optimizer, printing the banner. The caller
     /// holds the run directory's lock. On several processes, rank 0 alone changes files (the others
-    /// wait for it) and every rank builds the same model.
+    /// wait for it) and every rank builds the same model. The run's memory estimate is checked
+    /// against `memory` before the data is prepared (with the vocabulary the config gives, if any)
+    /// and again before the model is built (with the tokenizer's).
     pub fn build(
         config: &RunConfig,
         run: &RunDir,
         start: Start,
         device: &B::Device,
-        backend_label: &str,
+        (backend_label, memory): (&str, &MemoryCheck),
         comm: &dyn Collective,
     ) -> Result<Self> {
         let t = &config.training;
         let leader = comm.is_leader();
+        let ranks = (comm.size(), dist::local_size());
+        check_run_memory(config, None, ranks, memory)?;
         // Every rank finds the checkpoint to resume from before rank 0 changes anything.
         let resume_from = match start {
             Start::Resume(which) => find_resume(run, which)?,
@@ -93,7 +99,7 @@ impl<B: FusedAutodiffBackend> Run<B> {
         let data = match &resume_from {
             Some(_) => open_run_data(config, run)?,
             None => {
-                let prepared = if leader { Some(fresh_data(config, run)?) } else { None };
+                let prepared = if leader { Some(fresh_data(config, run, memory)?) } else { None };
                 comm.barrier();
                 match prepared {
                     Some(data) => data,
@@ -108,6 +114,8 @@ impl<B: FusedAutodiffBackend> Run<B> {
         println!("\nTokenizer: {}", data.tokenizer.describe());
         let vocab_size = data.tokenizer.vocab_size();
         println!("Vocabulary size: {vocab_size}");
+        let estimate = check_run_memory(config, Some(vocab_size), ranks, memory)?;
+        println!("{}", memory_line(&estimate, memory));
         if leader {
             config.save(run)?;
         }
@@ -190,8 +198,8 @@ fn prepare_resume(run: &RunDir, which: Which, from: Option<&Checkpoint>) -> Resu
 /// A new run's data (rank 0): prepared in the run directory unless `data.path` is a prepared
 /// directory, whose tokenizer the run then copies byte for byte (a resume compares the two);
 /// which data it is goes into `trained_on.json`, which every later reader of the run checks.
-fn fresh_data(config: &RunConfig, run: &RunDir) -> Result<PreparedData> {
-    let data = ensure_prepared(&config.data, run.root(), &mut |m| println!("{m}"))?;
+fn fresh_data(config: &RunConfig, run: &RunDir, memory: &MemoryCheck) -> Result<PreparedData> {
+    let data = ensure_prepared(&config.data, run.root(), memory, &mut |m| crate::outln!("{m}"))?;
     let dir = data_dir(&config.data, run.root());
     if dir != run.root() {
         let path = dir.join(TOKENIZER_FILE);

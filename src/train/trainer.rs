@@ -14,6 +14,7 @@ use super::stop::StopHandle;
 use crate::checkpoint::{self, TrainState};
 use crate::data::Batch;
 use crate::dist::Collective;
+use crate::host_memory::MemoryCheck;
 use crate::model::Gpt;
 use crate::report::plot_run;
 use crate::run_dir::{LockPurpose, RunDir};
@@ -52,7 +53,8 @@ struct StopWhen<'a> {
 /// share of every step's windows and rank 0 alone writes. `start` says whether to begin a new run or
 /// continue the last checkpoint of `run`. After the step during which `stop` is
 /// requested, or after step `stop_at_step`, a checkpoint is saved and the summary says
-/// `interrupted`.
+/// `interrupted`. The banner names `backend_label`; the run's memory estimate is checked against
+/// `memory` before anything large is allocated.
 pub fn train<B: FusedAutodiffBackend>(
     config: &RunConfig,
     run: &RunDir,
@@ -60,7 +62,7 @@ pub fn train<B: FusedAutodiffBackend>(
     stop: &StopHandle,
     stop_at_step: Option<usize>,
     device: &B::Device,
-    backend_label: &str,
+    (backend_label, memory): (&str, &MemoryCheck),
     comm: &dyn Collective,
 ) -> Result<TrainSummary> {
     let batch = config.training.batch_size;
@@ -73,7 +75,7 @@ pub fn train<B: FusedAutodiffBackend>(
     }
     // One writer per run directory, from before anything is read or deleted until the plots.
     let _lock = if comm.is_leader() { Some(run.lock(LockPurpose::Train)?) } else { None };
-    let built = Run::<B>::build(config, run, start, device, backend_label, comm)?;
+    let built = Run::<B>::build(config, run, start, device, (backend_label, memory), comm)?;
     check_agreement(&built.learner.model, comm, "at start-up")?;
     let total_steps = built.total_steps;
     let summary = run_steps(built, config, run, &StopWhen { handle: stop, at_step: stop_at_step }, device, comm)?;

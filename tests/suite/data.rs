@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use burngpt::data::{DataConfig, TokenizerKind};
 use burngpt::data::{open_prepared, prepare, Sampler, TokenDtype, TokenFile, TokenWriter, Tokenizer, HEADER_LEN};
+use burngpt::host_memory::MemoryCheck;
 use burngpt::run_dir::{TOKENIZER_FILE, TRAIN_FILE};
 
 fn corpus_path() -> PathBuf {
@@ -59,7 +60,7 @@ fn unknown_character_is_named() {
 #[test]
 fn prepare_splits_90_10_by_characters_and_writes_u16() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let meta = prepare(&data(&corpus_path(), TokenizerKind::Char, None), dir.path(), &mut |_| {}).expect("prepares");
+    let meta = prepare(&data(&corpus_path(), TokenizerKind::Char, None), dir.path(), &MemoryCheck::off(), &mut |_| {}).expect("prepares");
     // docs/numeric-reference.md: 1,115,394 characters -> 1,003,854 train and 111,540 val.
     assert_eq!((meta.chars, meta.train_chars, meta.val_chars), (1_115_394, 1_003_854, 111_540));
     assert_eq!((meta.train_tokens, meta.val_tokens), (1_003_854, 111_540));
@@ -81,7 +82,7 @@ fn prepare_reads_a_directory_of_txt_files() {
     std::fs::write(src.join("a.txt"), "first file\n").expect("write");
     std::fs::write(src.join("skip.md"), "not text\n").expect("write");
     let out = dir.path().join("out");
-    let meta = prepare(&data(&src, TokenizerKind::Char, None), &out, &mut |_| {}).expect("prepares");
+    let meta = prepare(&data(&src, TokenizerKind::Char, None), &out, &MemoryCheck::off(), &mut |_| {}).expect("prepares");
     assert_eq!(meta.chars, 23);
     let p = open_prepared(&out).expect("opens");
     let all = [p.train.to_vec().expect("train"), p.val.to_vec().expect("val")].concat();
@@ -137,7 +138,7 @@ fn tokenizer_and_data_vocabulary_mismatch_is_an_error() {
     let text = dir.path().join("t.txt");
     std::fs::write(&text, "hello world, hello burn\n".repeat(20)).expect("write");
     let out = dir.path().join("prepared");
-    prepare(&data(&text, TokenizerKind::Char, None), &out, &mut |_| {}).expect("prepares");
+    prepare(&data(&text, TokenizerKind::Char, None), &out, &MemoryCheck::off(), &mut |_| {}).expect("prepares");
     // Replace the tokenizer with one of another size.
     let other = Tokenizer::train(TokenizerKind::Char, 0, "abc".chars().collect(), std::iter::empty()).expect("char");
     other.save(&out.join(TOKENIZER_FILE)).expect("save");
@@ -157,7 +158,7 @@ fn empty_and_too_short_corpora_are_clear_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
     let empty = dir.path().join("empty.txt");
     std::fs::write(&empty, "").expect("write");
-    let err = format!("{:#}", prepare(&data(&empty, TokenizerKind::Char, None), &dir.path().join("e"), &mut |_| {}).err().expect("fails"));
+    let err = format!("{:#}", prepare(&data(&empty, TokenizerKind::Char, None), &dir.path().join("e"), &MemoryCheck::off(), &mut |_| {}).err().expect("fails"));
     assert!(err.contains("holds no text"), "{err}");
     // 20 tokens cannot fill one window of block_size 32 + 1.
     let err = format!("{:#}", Sampler::new(None, Some(10), 20, 33, 4).err().expect("fails"));

@@ -15,6 +15,7 @@ mod generate;
 mod grad_accum;
 mod hf;
 mod hostile;
+mod memory;
 mod model;
 mod nanogpt_lockstep;
 mod ndarray_ops;
