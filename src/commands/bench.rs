@@ -42,7 +42,7 @@ pub fn run(args: &BenchArgs, device: Option<&str>) -> Result<()> {
         logits_in_place: memory.logits_in_place,
     };
     let estimate = check_shape(&shape, vocab_name, &memory, 1)?;
-    println!("{}", memory_line(&estimate, &memory));
+    burngpt::outln!("{}", memory_line(&estimate, &memory));
     let device = backend::device(device)?;
     let sampling_device = backend::sampling_device(&device);
     let label = format!("{} ({device:?})", backend::name());
@@ -53,7 +53,7 @@ pub fn run(args: &BenchArgs, device: Option<&str>) -> Result<()> {
         (&device, &sampling_device),
         (&label, backend::sampling_name()),
     )?;
-    println!("{}", burngpt::bench::table(&report, args.peak_gflops));
-    println!("{}", serde_json::to_string(&report)?);
+    burngpt::outln!("{}", burngpt::bench::table(&report, args.peak_gflops));
+    burngpt::outln!("{}", serde_json::to_string(&report)?);
     Ok(())
 }

@@ -55,7 +55,7 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
         );
     }
     let memory = MemoryCheck::host(!args.no_memory_check)?;
-    let meta = burngpt::data::prepare(&data, &dir, &memory, &mut |m| println!("{m}"))?;
-    println!("Vocabulary size: {} ({} ids)", meta.vocab_size, meta.dtype);
+    let meta = burngpt::data::prepare(&data, &dir, &memory, &mut |m| burngpt::outln!("{m}"))?;
+    burngpt::outln!("Vocabulary size: {} ({} ids)", meta.vocab_size, meta.dtype);
     Ok(())
 }

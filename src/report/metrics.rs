@@ -49,7 +49,7 @@ impl MetricsWriter {
         if let (Some(step), true) = (keep_up_to, plain_file) {
             let metrics = read_metrics(path)?;
             if !metrics.bad_lines.is_empty() {
-                eprintln!("Warning: {}: dropped unreadable lines {:?}", path.display(), metrics.bad_lines);
+                crate::errln!("Warning: {}: dropped unreadable lines {:?}", path.display(), metrics.bad_lines);
             }
             for row in metrics.rows.iter().filter(|r| r.step <= step) {
                 text.push_str(&format_row(row));

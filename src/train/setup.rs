@@ -87,15 +87,15 @@ impl<B: FusedAutodiffBackend> Run<B> {
             match start {
                 Start::Fresh => refuse_existing(run)?,
                 Start::StartOver => {
-                    println!("Starting {} over: deleting its checkpoints, metrics and plots", run.root().display());
+                    crate::outln!("Starting {} over: deleting its checkpoints, metrics and plots", run.root().display());
                     run.clear_run()?;
                 }
                 Start::Resume(which) => prepare_resume(run, which, resume_from.as_ref())?,
             }
         }
-        println!("GPT Language Model Pretraining ({backend_label})");
-        println!("{}", "=".repeat(60));
-        println!("\nLoading data...");
+        crate::outln!("GPT Language Model Pretraining ({backend_label})");
+        crate::outln!("{}", "=".repeat(60));
+        crate::outln!("\nLoading data...");
         let data = match &resume_from {
             Some(_) => open_run_data(config, run)?,
             None => {
@@ -108,20 +108,20 @@ impl<B: FusedAutodiffBackend> Run<B> {
             }
         };
         let meta = &data.meta;
-        println!("Loaded {} characters of text", group(meta.chars as usize));
-        println!("Train: {} chars, Val: {} chars", group(meta.train_chars as usize), group(meta.val_chars as usize));
-        println!("Tokens: {} train, {} val ({})", group(data.train.len()), group(data.val.len()), meta.dtype);
-        println!("\nTokenizer: {}", data.tokenizer.describe());
+        crate::outln!("Loaded {} characters of text", group(meta.chars as usize));
+        crate::outln!("Train: {} chars, Val: {} chars", group(meta.train_chars as usize), group(meta.val_chars as usize));
+        crate::outln!("Tokens: {} train, {} val ({})", group(data.train.len()), group(data.val.len()), meta.dtype);
+        crate::outln!("\nTokenizer: {}", data.tokenizer.describe());
         let vocab_size = data.tokenizer.vocab_size();
-        println!("Vocabulary size: {vocab_size}");
+        crate::outln!("Vocabulary size: {vocab_size}");
         let estimate = check_run_memory(config, Some(vocab_size), ranks, memory)?;
-        println!("{}", memory_line(&estimate, memory));
+        crate::outln!("{}", memory_line(&estimate, memory));
         if leader {
             config.save(run)?;
         }
 
         let model = initial_model::<B>(config, resume_from.as_ref(), vocab_size, device)?;
-        println!("Model parameters: {}", group(model.num_params()));
+        crate::outln!("Model parameters: {}", group(model.num_params()));
 
         let block_size = config.model.block_size;
         let window = block_size + 1;
@@ -129,7 +129,7 @@ impl<B: FusedAutodiffBackend> Run<B> {
         let sampler = Sampler::new(t.epochs, t.max_steps, data.train.len(), window, per_step)?;
         let total_steps = sampler.total_steps(per_step);
         if let Some(spe) = sampler.steps_per_epoch(per_step) {
-            println!(
+            crate::outln!(
                 "Steps: {total_steps} = {} epochs x {spe} steps ({} windows of {window} tokens / {per_step} per step)",
                 sampler.epochs(),
                 data.train.len() / window
@@ -142,8 +142,8 @@ impl<B: FusedAutodiffBackend> Run<B> {
             learner.load_optimizer(&resumed.dir.join(OPTIM_FILE), device)?;
         }
 
-        println!("\nStarting training...");
-        println!("{}", "-".repeat(60));
+        crate::outln!("\nStarting training...");
+        crate::outln!("{}", "-".repeat(60));
         let metrics = run.metrics();
         let resumed = resume_from.map(|r| r.state);
         let kept_rows = resumed.as_ref().map(|r| r.step);
@@ -182,12 +182,12 @@ fn find_resume(run: &RunDir, which: Which) -> Result<Option<Checkpoint>> {
 fn prepare_resume(run: &RunDir, which: Which, from: Option<&Checkpoint>) -> Result<()> {
     match from {
         None => {
-            println!("No checkpoint in {} yet: starting the run from step 0", run.root().display());
+            crate::outln!("No checkpoint in {} yet: starting the run from step 0", run.root().display());
             run.clear_run()
         }
         Some(from) if which != Which::Last => {
             if let Some(aside) = checkpoint::set_aside_after(run, from.state.step)? {
-                println!("The checkpoints after step {} were moved to {}", from.state.step, aside.display());
+                crate::outln!("The checkpoints after step {} were moved to {}", from.state.step, aside.display());
             }
             Ok(())
         }
@@ -226,7 +226,7 @@ fn open_run_data(config: &RunConfig, run: &RunDir) -> Result<PreparedData> {
             run.tokenizer().display()
         );
     }
-    println!("Using the run's prepared data in {}", dir.display());
+    crate::outln!("Using the run's prepared data in {}", dir.display());
     Ok(data)
 }
 
@@ -240,14 +240,14 @@ fn initial_model<B: FusedAutodiffBackend>(
 ) -> Result<Gpt<B>> {
     let gpt_config = config.gpt_config(vocab_size)?;
     if let Some(from) = resume_from {
-        println!("\nResuming from {} (step {}, epoch {})", from.dir.display(), from.state.step, from.state.epoch);
+        crate::outln!("\nResuming from {} (step {}, epoch {})", from.dir.display(), from.state.step, from.state.epoch);
         return crate::model::load_model::<B>(&gpt_config, &from.dir, device);
     }
-    println!("\nCreating model...");
+    crate::outln!("\nCreating model...");
     Ok(match &config.model.init_from {
         // Every weight comes from the file: no point drawing random ones first.
         Some(dir) => {
-            println!("Initial weights: {} (Hugging Face GPT-2)", dir.display());
+            crate::outln!("Initial weights: {} (Hugging Face GPT-2)", dir.display());
             crate::hf::load_weights(gpt_config.init::<B>(device), dir)?
         }
         None => init_model::<B>(&gpt_config, seed::derive(config.training.seed, Stream::Init, 0), device),
