@@ -102,7 +102,7 @@ fn prepare_source(
 ) -> Result<DataMeta> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let fingerprint = fingerprint(data, &source_hash);
-    let mut state = match PrepareState::resumable(dir, &fingerprint) {
+    let mut state = match PrepareState::resumable(dir, &fingerprint, source.files()) {
         Some(state) => {
             let shards = state.train.len() + state.val.len();
             log(&format!("Continuing the preparation in {} after its {shards} finished shards", dir.display()));
