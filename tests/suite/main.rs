@@ -13,6 +13,7 @@ mod data;
 mod generate;
 mod grad_accum;
 mod hf;
+mod loaders;
 mod model;
 mod nanogpt_lockstep;
 mod ndarray_ops;
