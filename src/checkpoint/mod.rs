@@ -97,7 +97,7 @@ pub fn record_bytes<B: Backend, R: Record<B>>(record: R) -> Result<Vec<u8>> {
 /// Reads a Burn record written by [`record_bytes`].
 pub fn load_record<B: Backend, R: Record<B>>(path: &Path, device: &B::Device) -> Result<R> {
     let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    // Burn would panic on a tensor whose bytes disagree with its shape.
+    // Burn does not compare a tensor's bytes with its shape (record_check.rs says what follows).
     record_check::check_tensors(&bytes).map_err(|e| anyhow!("{}: not a valid record: {e}", path.display()))?;
     Recorder::<B>::load(&recorder(), bytes, device)
         .with_context(|| format!("{}: not a valid record (truncated, corrupted, or from another model)", path.display()))

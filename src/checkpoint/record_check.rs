@@ -1,6 +1,8 @@
 //! A Burn record's tensors checked before Burn reads it: Burn's loader turns each tensor's bytes
-//! into a tensor of the recorded shape without comparing the two, and panics (inside the backend)
-//! when a damaged file makes them disagree.
+//! into a tensor of the recorded shape without comparing the two. When a damaged file makes them
+//! disagree, burn-ndarray builds the array with `ArrayD::from_shape_vec_unchecked` (a tensor of 4
+//! elements over the memory of 3: reads and writes past its end, no error, no panic), or panics
+//! when the byte count is not a multiple of the element size.
 
 use std::fmt;
 
@@ -165,8 +167,9 @@ mod tests {
         }
     }
 
-    /// `g1`'s shape [3] made [4] in the file (its 12 bytes unchanged): Burn built a tensor of 4
-    /// elements from 3 and panicked. Now an error naming the file and the tensor.
+    /// `g1`'s shape [3] made [4] in the file (its 12 bytes unchanged): Burn loaded it, a tensor of
+    /// 4 elements over the memory of 3 (burn-ndarray's `from_shape_vec_unchecked`). Now an error
+    /// naming the file and the tensor.
     #[test]
     fn a_shape_that_disagrees_with_the_bytes_is_an_error_naming_the_file() {
         let dir = tempfile::tempdir().expect("temp dir");
