@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use burn::module::ParamId;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// Deeper than any record Burn writes (a module's nesting plus a tensor's fields).
@@ -116,6 +117,15 @@ fn check_node(node: &Node, path: &str) -> Result<(), String> {
             {
                 return check_tensor(*len, shape, dtype, path);
             }
+            if let (Some(id), Some(_)) = (field("id"), field("param")) {
+                check_id(id, &format!("{path}.id"))?;
+            }
+            // A map keyed by parameter ids (an optimizer's state): one key that is an id as Burn
+            // writes them (13 characters) marks it, and then every key must be one.
+            let is_id = |k: &Node| matches!(k, Node::Str(s) if s.len() == 13 && ParamId::try_deserialize(s).is_some());
+            if entries.iter().any(|(k, _)| is_id(k)) {
+                entries.iter().try_for_each(|(k, _)| check_id(k, &format!("{path} key")))?;
+            }
             for (key, value) in entries {
                 let name = match key {
                     Node::Str(s) => s.clone(),
@@ -129,6 +139,24 @@ fn check_node(node: &Node, path: &str) -> Result<(), String> {
         Node::Seq(items) => items.iter().enumerate().try_for_each(|(i, item)| check_node(item, &format!("{path}[{i}]"))),
         _ => Ok(()),
     }
+}
+
+/// Burn panics on a parameter id that is neither base32 nor a uuid ("Invalid id."), and on a
+/// base32 one of more than 8 bytes (a slice copy), both in `ParamId::deserialize`.
+fn check_id(id: &Node, path: &str) -> Result<(), String> {
+    let valid = match id {
+        // More than 13 base32 characters is more than 8 bytes; a uuid has `-`, which is not base32.
+        Node::Str(s) if s.len() <= 13 || s.contains('-') => ParamId::try_deserialize(s).is_some(),
+        _ => false,
+    };
+    if !valid {
+        let shown = match id {
+            Node::Str(s) => format!("{s:?}"),
+            _ => "not a string".to_string(),
+        };
+        return Err(format!("{path}: parameter id {shown} is not one"));
+    }
+    Ok(())
 }
 
 fn check_tensor(len: usize, shape: &[Node], dtype: &str, path: &str) -> Result<(), String> {
@@ -187,6 +215,22 @@ mod tests {
         let err = load_record::<B, <TwoParams<B> as Module<B>>::Record>(&path, &Default::default()).err().expect("fails");
         let err = format!("{err:#}");
         assert!(err.contains("model.mpk: not a valid record: tensor .item.g1.param: shape [4] of F32 needs 16 bytes but it holds 12"), "{err}");
+    }
+
+    /// A parameter id damaged (`g1`'s, one character made `!`): Burn panicked ("Invalid id.").
+    #[test]
+    fn a_damaged_parameter_id_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("model.mpk");
+        let record = two_params().into_record();
+        let id = record.g1.id.serialize();
+        let mut bytes = record_bytes::<B, _>(record).expect("record");
+        let at = bytes.windows(id.len()).position(|w| w == id.as_bytes()).expect("g1's id in the record");
+        bytes[at] = b'!';
+        std::fs::write(&path, &bytes).expect("write");
+        let err = load_record::<B, <TwoParams<B> as Module<B>>::Record>(&path, &Default::default()).err().expect("fails");
+        let err = format!("{err:#}");
+        assert!(err.contains("model.mpk: not a valid record: .item.g1.id: parameter id \"!"), "{err}");
     }
 
     /// Random bytes nested 1,000 deep (fixarrays of one element) are refused at depth 64.

@@ -4,6 +4,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
@@ -24,6 +25,26 @@ pub enum Mutation {
     Delete(Index, usize),
     /// Insert bytes (for text formats mostly the characters that make up JSON and TOML).
     Insert(Index, Vec<u8>),
+    /// XOR a byte just after a word (a run of 4 or more lowercase letters or `_`): after a key,
+    /// where a value, a length prefix or a tensor's shape starts.
+    FlipAfterWord(Index, usize, u8),
+}
+
+/// Positions just after each word of `bytes` (see [`Mutation::FlipAfterWord`]).
+fn word_ends(bytes: &[u8]) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b.is_ascii_lowercase() || b == b'_' {
+            run += 1;
+        } else {
+            if run >= 4 {
+                ends.push(i);
+            }
+            run = 0;
+        }
+    }
+    ends
 }
 
 /// Characters that keep text formats close to valid, so that edits reach past the parser.
@@ -43,6 +64,7 @@ pub fn mutation() -> impl Strategy<Value = Mutation> {
         prop::collection::vec(byte(), 0..64).prop_map(Mutation::Junk),
         (any::<Index>(), 1usize..9).prop_map(|(at, n)| Mutation::Delete(at, n)),
         (any::<Index>(), prop::collection::vec(byte(), 1..4)).prop_map(|(at, b)| Mutation::Insert(at, b)),
+        (any::<Index>(), 0usize..6, 1u8..=255).prop_map(|(at, d, mask)| Mutation::FlipAfterWord(at, d, mask)),
     ]
 }
 
@@ -77,6 +99,14 @@ impl Mutation {
                 let k = i.index(bytes.len() + 1).min(bytes.len());
                 bytes.splice(k..k, more.iter().copied());
             }
+            Self::FlipAfterWord(i, distance, mask) => {
+                let ends = word_ends(&bytes);
+                if !ends.is_empty() {
+                    if let Some(b) = bytes.get_mut(ends[i.index(ends.len())] + distance) {
+                        *b ^= mask;
+                    }
+                }
+            }
         }
         bytes
     }
@@ -91,6 +121,8 @@ pub struct Tally {
     pub errors: usize,
     /// Cases whose damage left a file the loader accepted.
     pub loaded: usize,
+    /// The errors' messages.
+    pub messages: Vec<String>,
 }
 
 /// Runs `cases` random mutations of `original`, each written to `path` and loaded by `load`:
@@ -105,6 +137,7 @@ pub fn check<T>(
 ) -> Tally {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let (ran, errors, loaded) = (AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0));
+    let messages = Mutex::new(Vec::new());
     let config = Config { cases, failure_persistence: None, ..Config::default() };
     let mut runner = TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
     let result = runner.run(&mutation(), |m| {
@@ -118,6 +151,7 @@ pub fn check<T>(
                 let message = format!("{err:#}");
                 prop_assert!(message.contains(&name), "the error does not name {name}: {message}");
                 errors.fetch_add(1, Ordering::Relaxed);
+                messages.lock().map_err(|_| TestCaseError::fail("a poisoned lock"))?.push(message);
             }
             Ok(Err(why)) => return Err(TestCaseError::fail(format!("{name} loaded but {why}"))),
             Ok(Ok(())) => {
@@ -130,7 +164,8 @@ pub fn check<T>(
     if let Err(failure) = result {
         panic!("{}: {failure}", path.display());
     }
-    let tally = Tally { cases: ran.into_inner(), errors: errors.into_inner(), loaded: loaded.into_inner() };
+    let messages = messages.into_inner().expect("no panic while the lock was held");
+    let tally = Tally { cases: ran.into_inner(), errors: errors.into_inner(), loaded: loaded.into_inner(), messages };
     eprintln!("{name}: {} cases, {} errors naming it, {} still valid", tally.cases, tally.errors, tally.loaded);
     assert_eq!(tally.cases, cases as usize, "{name}: every case ran once (no shrinking: nothing failed)");
     assert_eq!(tally.errors + tally.loaded, tally.cases);
