@@ -8,6 +8,7 @@
 //! against the directory's name, and a damaged one is reported with the intact ones ([`open`]).
 
 mod open;
+mod record_check;
 mod save;
 
 pub use open::{load_checkpoint, open_checkpoint, Checkpoint};
@@ -16,7 +17,7 @@ pub use save::{save_checkpoint, set_aside_after};
 use std::fs;
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Record, Recorder};
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
@@ -96,6 +97,8 @@ pub fn record_bytes<B: Backend, R: Record<B>>(record: R) -> Result<Vec<u8>> {
 /// Reads a Burn record written by [`record_bytes`].
 pub fn load_record<B: Backend, R: Record<B>>(path: &Path, device: &B::Device) -> Result<R> {
     let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    // Burn does not compare a tensor's bytes with its shape (record_check.rs says what follows).
+    record_check::check_tensors(&bytes).map_err(|e| anyhow!("{}: not a valid record: {e}", path.display()))?;
     Recorder::<B>::load(&recorder(), bytes, device)
         .with_context(|| format!("{}: not a valid record (truncated, corrupted, or from another model)", path.display()))
 }

@@ -82,7 +82,7 @@ fn verify(run: &RunDir, step: usize) -> Result<Checkpoint> {
         let text = fs::read(&manifest_path).with_context(|| format!("cannot read {}", manifest_path.display()))?;
         let manifest: Manifest =
             serde_json::from_slice(&text).with_context(|| format!("{} is damaged (not a valid manifest)", manifest_path.display()))?;
-        manifest.verify(&dir)?;
+        manifest.verify(&dir, &manifest_path)?;
     }
     let state = load_state(&dir)?;
     if !has_manifest && state.format_version >= 2 {

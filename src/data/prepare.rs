@@ -107,7 +107,7 @@ fn prepare_source(
 ) -> Result<DataMeta> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let fingerprint = fingerprint(data, &source_hash);
-    let mut state = match PrepareState::resumable(dir, &fingerprint) {
+    let mut state = match PrepareState::resumable(dir, &fingerprint, source.files()) {
         Some(state) => {
             let shards = state.train.len() + state.val.len();
             log(&format!("Continuing the preparation in {} after its {shards} finished shards", dir.display()));
@@ -235,11 +235,13 @@ pub fn open_prepared(dir: &Path) -> Result<PreparedData> {
 fn open_checked(dir: &Path, verify: bool) -> Result<PreparedData> {
     let meta = read_meta(dir)?;
     if verify {
-        meta.files.verify(dir).with_context(|| format!("the prepared data in {} cannot be used", dir.display()))?;
+        meta.files.verify(dir, &dir.join(META_FILE)).with_context(|| format!("the prepared data in {} cannot be used", dir.display()))?;
     }
     let tokenizer = Tokenizer::load(&dir.join(TOKENIZER_FILE))?;
-    let train = TokenStream::open(dir, &meta.train_shards)?;
-    let val = TokenStream::open(dir, &meta.val_shards)?;
+    // The shards are the ones data.json names: a damaged name is reported with it.
+    let listed = |split: &str| format!("the {split} split listed in {}", dir.join(META_FILE).display());
+    let train = TokenStream::open(dir, &meta.train_shards).with_context(|| listed("training"))?;
+    let val = TokenStream::open(dir, &meta.val_shards).with_context(|| listed("validation"))?;
     for stream in [&train, &val] {
         for file in stream.shards() {
             check_vocab(&tokenizer, file.vocab_size(), &file.path().display().to_string())?;

@@ -35,7 +35,13 @@ impl TokenStream {
         let shards = names.iter().map(|n| TokenFile::open(&dir.join(n))).collect::<Result<Vec<_>>>()?;
         let vocab = shards[0].vocab_size();
         if let Some(odd) = shards.iter().find(|s| s.vocab_size() != vocab) {
-            bail!("{}: vocabulary of {} ids, the split's first shard has {vocab}", odd.path().display(), odd.vocab_size());
+            // Either may be the damaged one: name both.
+            bail!(
+                "{}: vocabulary of {} ids, but the split's first shard {} has {vocab}",
+                odd.path().display(),
+                odd.vocab_size(),
+                shards[0].path().display()
+            );
         }
         let mut starts = vec![0];
         for s in &shards {
@@ -197,5 +203,21 @@ mod tests {
             }
         }
         assert!(stream.read_into(8, 3, &mut Vec::new()).is_err());
+    }
+
+    /// Shards of two vocabularies: either may be the damaged one, so the error names both (it
+    /// named only the second, when a flipped header of the first was the damage).
+    #[test]
+    fn shards_of_two_vocabularies_are_an_error_naming_both() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (name, vocab) in [("train.bin", 59), ("train.1.bin", 58)] {
+            let mut w = TokenWriter::create(&dir.path().join(name), vocab).expect("create");
+            w.push(&[1, 2]).expect("push");
+            w.finish().expect("finish");
+        }
+        let names = ["train.bin".to_string(), "train.1.bin".to_string()];
+        let err = format!("{:#}", TokenStream::open(dir.path(), &names).err().expect("fails"));
+        assert!(err.contains("train.1.bin: vocabulary of 58 ids, but the split's first shard"), "{err}");
+        assert!(err.contains("train.bin has 59"), "{err}");
     }
 }

@@ -71,6 +71,10 @@ impl Tokenizer {
                 return Ok(Self::Char(CharTokenizer::from_chars(file.chars.chars().collect())));
             }
         }
+        // tokenizers panics on a syntax error inside some sections (the decoder's
+        // `expect("Helper")`), so the text must be valid JSON before it gets it.
+        serde_json::from_str::<serde_json::Value>(&text)
+            .map_err(|e| anyhow!("{}: not a tokenizer file: not valid JSON: {e}", path.display()))?;
         let tokenizer = tokenizers::Tokenizer::from_bytes(text.as_bytes())
             .map_err(|e| anyhow!("{}: not a tokenizer file: {e}", path.display()))?;
         Ok(Self::Bpe(Box::new(tokenizer)))
@@ -171,4 +175,26 @@ pub fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
         return Tokenizer::from_vocab_merges(&vocab, &merges);
     }
     bail!("{}: no tokenizer.json, and no vocab.json + merges.txt", path.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A syntax error inside the decoder section (`{` followed by `1`, where a key belongs):
+    /// tokenizers panicked ("Helper: key must be a string"). Now an error naming the file.
+    #[test]
+    fn a_syntax_error_in_the_decoder_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("tokenizer.json");
+        let text = "First Citizen: before we proceed any further, hear me speak.\n".repeat(20);
+        Tokenizer::train(TokenizerKind::Bpe, 280, Vec::new(), std::iter::once(text)).and_then(|t| t.save(&path)).expect("bpe");
+        let json = std::fs::read_to_string(&path).expect("read");
+        assert!(Tokenizer::load(&path).is_ok());
+        let damaged = json.replacen("\"decoder\": {", "\"decoder\": {1", 1);
+        assert_ne!(damaged, json);
+        std::fs::write(&path, damaged).expect("write");
+        let err = format!("{:#}", Tokenizer::load(&path).err().expect("fails"));
+        assert!(err.contains("tokenizer.json: not a tokenizer file: not valid JSON: key must be a string"), "{err}");
+    }
 }

@@ -153,15 +153,19 @@ impl TokenFile {
         let vocab_size = u32_at(12) as usize;
         let mut count = [0u8; 8];
         count.copy_from_slice(&map[16..24]);
-        let len = u64::from_le_bytes(count) as usize;
-        let expected = HEADER_LEN as u64 + len as u64 * dtype.bytes() as u64;
-        if map.len() as u64 != expected {
+        let len = u64::from_le_bytes(count);
+        // Checked: a damaged count (up to 2^64 - 1) must not overflow into a size that matches.
+        let expected = len.checked_mul(dtype.bytes() as u64).and_then(|b| b.checked_add(HEADER_LEN as u64));
+        if expected != Some(map.len() as u64) {
+            let expected = expected.map_or_else(|| "more than 2^64".to_string(), |b| b.to_string());
             bail!(
                 "{shown} is truncated or corrupted: its header promises {len} {} tokens ({expected} bytes) but the file has {} bytes",
                 dtype.name(),
                 map.len()
             );
         }
+        // At most the file's length, so it fits a usize.
+        let len = len as usize;
         Ok(Self { map, path: path.to_path_buf(), dtype, vocab_size, len })
     }
 
@@ -239,5 +243,23 @@ mod tests {
         assert_eq!(writer.finish().expect("finish"), 2);
         assert!(!tmp.exists());
         assert_eq!(TokenFile::open(&path).expect("open").to_vec().expect("read"), vec![7, 8]);
+    }
+
+    /// A header whose count times the token width passes 2^64: 2^63 + 3 two-byte tokens wrap to
+    /// the 6 bytes of 3 tokens, which the file has. It overflowed (a panic with overflow checks,
+    /// and without them a file of 2^63 + 3 tokens whose reads went past its end).
+    #[test]
+    fn a_count_that_overflows_the_size_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("train.bin");
+        let mut w = TokenWriter::create(&path, 10).expect("create");
+        w.push(&[1, 2, 3]).expect("push");
+        w.finish().expect("finish");
+        let mut bytes = std::fs::read(&path).expect("read");
+        bytes[16..24].copy_from_slice(&((1u64 << 63) + 3).to_le_bytes());
+        std::fs::write(&path, &bytes).expect("write");
+        let err = format!("{:#}", TokenFile::open(&path).err().expect("a bogus count fails"));
+        assert!(err.contains("train.bin is truncated or corrupted"), "{err}");
+        assert!(err.contains("promises 9223372036854775811 u16 tokens (more than 2^64 bytes)"), "{err}");
     }
 }

@@ -58,15 +58,17 @@ impl Manifest {
     }
 
     /// Checks every recorded file of `dir` against its checksum; the error names the first
-    /// file that is missing or damaged.
-    pub fn verify(&self, dir: &Path) -> Result<()> {
+    /// file that is missing or damaged, and the file `recorded_in` that lists it (which may be
+    /// the damaged one).
+    pub fn verify(&self, dir: &Path, recorded_in: &Path) -> Result<()> {
+        let listed = recorded_in.display();
         for (name, expected) in &self.0 {
             let path = dir.join(name);
             if !path.is_file() {
-                bail!("{} is missing", path.display());
+                bail!("{} is missing (listed in {listed})", path.display());
             }
             if &hash_file(&path)? != expected {
-                bail!("{} is damaged: its contents do not match the checksum recorded when it was written", path.display());
+                bail!("{} is damaged: its contents do not match the checksum recorded in {listed} when it was written", path.display());
             }
         }
         Ok(())
@@ -92,15 +94,17 @@ mod tests {
         let mut manifest = Manifest::default();
         manifest.add("model.mpk", b"weights");
         manifest.add_file(dir.path(), "state.json").expect("hash");
-        manifest.verify(dir.path()).expect("intact files pass");
+        manifest.verify(dir.path(), &dir.path().join("manifest.json")).expect("intact files pass");
 
         std::fs::write(dir.path().join("model.mpk"), b"weighTs").expect("flip a byte");
-        let err = manifest.verify(dir.path()).expect_err("a flipped byte is found").to_string();
+        let err = manifest.verify(dir.path(), &dir.path().join("manifest.json")).expect_err("a flipped byte is found").to_string();
+        // The error names the manifest too: the damage may be in it (a flipped hash, a renamed file).
         assert!(err.contains("model.mpk is damaged"), "{err}");
+        assert!(err.contains("the checksum recorded in") && err.contains("manifest.json when it was written"), "{err}");
 
         std::fs::remove_file(dir.path().join("state.json")).expect("remove");
         std::fs::write(dir.path().join("model.mpk"), b"weights").expect("restore");
-        let err = manifest.verify(dir.path()).expect_err("a missing file is found").to_string();
-        assert!(err.contains("state.json is missing"), "{err}");
+        let err = manifest.verify(dir.path(), &dir.path().join("manifest.json")).expect_err("a missing file is found").to_string();
+        assert!(err.contains("state.json is missing (listed in ") && err.contains("manifest.json)"), "{err}");
     }
 }

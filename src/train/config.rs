@@ -168,14 +168,18 @@ impl RunConfig {
         write_atomic(&run.config(), toml.as_bytes())
     }
 
-    /// Reads a run's `config.toml`.
+    /// Reads a run's `config.toml` and checks its values (e.g. `model.n_heads = 0` edited in is
+    /// refused here rather than panicking later).
     pub fn load_saved(run: &RunDir) -> Result<Self> {
         if !run.root().is_dir() {
             bail!("run directory {} does not exist", run.root().display());
         }
         let path = run.config();
         let text = fs::read_to_string(&path).with_context(|| format!("cannot read {} (is this a run directory?)", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("{}: not a valid run config", path.display()))
+        let config: Self = toml::from_str(&text).with_context(|| format!("{}: not a valid run config", path.display()))?;
+        // Not `validate`: the corpus may have moved since; the run reads its own prepared data.
+        config.validate_settings().with_context(|| format!("{}: invalid configuration", path.display()))?;
+        Ok(config)
     }
 }
 
@@ -189,6 +193,23 @@ fn positive(key: &str, value: usize) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A saved config edited to an impossible value is refused when read, naming the file and
+    /// the key (it was accepted, and `n_heads = 0` then divided by zero building the model).
+    #[test]
+    fn a_saved_config_is_validated_when_read() {
+        let tiny = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/tiny.toml");
+        let mut config = RunConfig::load(&tiny, &[]).expect("tiny.toml");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let run = RunDir::new(dir.path());
+        config.data.path = dir.path().join("moved-away.txt");
+        config.save(&run).expect("save");
+        RunConfig::load_saved(&run).expect("a corpus that moved away is no reason to refuse");
+        config.model.n_heads = 0;
+        config.save(&run).expect("save");
+        let err = format!("{:#}", RunConfig::load_saved(&run).expect_err("n_heads = 0"));
+        assert!(err.contains("config.toml") && err.contains("model.n_heads"), "{err}");
+    }
 
     #[test]
     fn a_run_name_stays_inside_out_dir() {

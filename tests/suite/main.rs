@@ -15,6 +15,7 @@ mod generate;
 mod grad_accum;
 mod hf;
 mod hostile;
+mod loaders;
 mod memory;
 mod model;
 mod nanogpt_lockstep;
