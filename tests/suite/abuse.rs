@@ -10,19 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use super::resume::{burngpt, fails_with, ok, root, run_stopped_at_5, tiny_args};
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("utf8")
-}
-
-fn strs(args: &[String]) -> Vec<&str> {
-    args.iter().map(String::as_str).collect()
-}
-
-fn with(mut args: Vec<String>, more: &[&str]) -> Vec<String> {
-    args.extend(more.iter().map(|m| m.to_string()));
-    args
-}
+use super::safety::{s, strs, with};
 
 /// `bytes` bytes of tinyshakespeare starting at `from`, written to `dir/name`.
 fn corpus(dir: &Path, name: &str, from: usize, bytes: usize, reversed: bool) -> PathBuf {

@@ -60,7 +60,7 @@ fn prepare_after_a_damaged_prepare_json_writes_the_same_files() {
         for (name, bytes) in files.iter().zip(&expected) {
             std::fs::write(dir.join(name), bytes).expect("restore");
         }
-        prepare(&f.data, &dir, &mut |_: &str| {})
+        prepare(&f.data, &dir, &burngpt::host_memory::MemoryCheck::off(), &mut |_: &str| {})
     };
     let tally = check(&path, &f.prepare_state, 48, prepare_again, |_, _| {
         for (name, want) in files.iter().zip(&expected) {

@@ -70,7 +70,7 @@ fn make() -> Fixture {
     let prepared = tmp.path().join("prepared");
     let state_path = prepared.join(PREPARE_STATE_FILE);
     let mut prepare_state = None;
-    burngpt::data::prepare(&data, &prepared, &mut |line: &str| {
+    burngpt::data::prepare(&data, &prepared, &burngpt::host_memory::MemoryCheck::off(), &mut |line: &str| {
         if line.starts_with("Encoded") {
             prepare_state = std::fs::read(&state_path).ok();
         }
