@@ -17,7 +17,11 @@ const FILE_BYTES: usize = 100 << 20;
 /// The budget for `prepare`'s peak resident memory: the corpus is three times larger. (Measured
 /// here: ~90 MiB, most of it the process itself and the tokenizers library's working memory;
 /// the old `prepare`, which held the training split in memory, took ~2.8 times the corpus.)
-const BUDGET_BYTES: u64 = 100 << 20;
+// 128 MiB: the peak varies from run to run here (81, 83, 93 MiB for the same command under
+// `/usr/bin/time` in one session, and 87, 105 and 115 MiB measured by this test, whose figure also
+// counts what the child shares with this process until it execs); the non-streaming `prepare`
+// held ~2.8 times the corpus (840 MiB here).
+const BUDGET_BYTES: u64 = 128 << 20;
 
 /// Settings: BPE at 1000 tokens trained on an 8 MiB sample, 4 MiB of text in flight, shards of
 /// about 20M tokens (so each split has several).

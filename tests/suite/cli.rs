@@ -101,7 +101,7 @@ fn missing_data_file_is_named() {
 #[test]
 fn impossible_schedule_and_lr_are_named() {
     fails_with(&["--config", "configs/tiny.toml", "--max-steps", "10"], &["schedule.warmup_steps = 20", "training.max_steps = 10"]);
-    fails_with(&["--config", "configs/tiny.toml", "--set", "optimizer.lr=0"], &["optimizer.lr = 0 must be > 0"]);
+    fails_with(&["--config", "configs/tiny.toml", "--set", "optimizer.lr=0"], &["optimizer.lr = 0 must be a finite number > 0"]);
 }
 
 #[test]
@@ -174,7 +174,7 @@ fn prepare_then_train_on_a_tiny_bpe_corpus() {
     // ... and refuses once the directory was prepared again with another vocabulary.
     let overwrite = [&again[..], &["--vocab-size", "280", "--overwrite"]].concat();
     assert!(burngpt(&overwrite).status.success());
-    fails_with(&["--resume", run_s, "--max-steps", "34"], &["was prepared again with another tokenizer"]);
+    fails_with(&["--resume", run_s, "--max-steps", "34"], &["it was prepared again since"]);
 }
 
 #[test]
