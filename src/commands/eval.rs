@@ -1,10 +1,10 @@
-//! `burngpt eval`: validation loss and perplexity of a saved model.
+//! `burngpt eval`: validation loss, perplexity and bits per byte of a saved model.
 
 use anyhow::{bail, Context, Result};
 
 use burngpt::backend;
 use burngpt::cli::EvalArgs;
-use burngpt::data::{open_run_data, run_data_dir};
+use burngpt::data::{open_run_data, run_data_dir, token_bytes};
 use burngpt::train::{evaluate, window_batches};
 
 use super::load_run;
@@ -32,9 +32,10 @@ pub fn run(args: &EvalArgs, device: Option<&str>) -> Result<()> {
     };
     let set = window_batches::<backend::Inference>(&tokens, block, config.training.batch_size, &source, &device)?;
     let n = set.batches.len();
-    let loss = evaluate(&model, set.batches);
+    let scores = evaluate(&model, set.batches, &token_bytes(&tokenizer))?;
+    let loss = scores.loss;
     burngpt::outln!("{source}: {} windows of {window} tokens in {n} batches", set.windows);
-    burngpt::outln!("val loss {loss:.4} | perplexity {:.2}", loss.exp());
+    burngpt::outln!("val loss {loss:.4} | perplexity {:.2} | bpb {:.4}", loss.exp(), scores.bpb);
     if !loss.is_finite() {
         bail!("the loss of checkpoint {} of {} is {loss}: the model is diverged", args.checkpoint, args.run.display());
     }
