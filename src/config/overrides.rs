@@ -8,7 +8,7 @@ use super::RunConfig;
 impl RunConfig {
     /// Keys that may differ when a run is resumed: they change neither the model, nor the
     /// data, nor the optimizer's trajectory up to the checkpoint.
-    pub const RESUME_SAFE_KEYS: [&'static str; 8] = [
+    pub const RESUME_SAFE_KEYS: [&'static str; 11] = [
         "training.max_steps",
         "training.epochs",
         "training.log_every",
@@ -17,6 +17,9 @@ impl RunConfig {
         "training.checkpoint_every",
         "training.keep_last",
         "training.out_dir",
+        "training.sample_every",
+        "training.sample_prompt",
+        "training.sample_tokens",
     ];
 
     /// The saved config of a run with `overrides` applied; an override of any key outside

@@ -57,6 +57,8 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 pub const LOCK_FILE: &str = "train.lock";
 /// One row per logged step.
 pub const METRICS_FILE: &str = "metrics.csv";
+/// Samples drawn while training (`training.sample_every`).
+pub const SAMPLES_FILE: &str = "samples.txt";
 /// The loss plot, bitmap.
 pub const LOSS_PNG: &str = "loss.png";
 /// The loss plot, vector.
@@ -94,6 +96,11 @@ impl RunDir {
         self.root.join(METRICS_FILE)
     }
 
+    /// `samples.txt`.
+    pub fn samples(&self) -> PathBuf {
+        self.root.join(SAMPLES_FILE)
+    }
+
     /// `loss.png` and `loss.svg`.
     pub fn plots(&self) -> [PathBuf; 2] {
         [self.root.join(LOSS_PNG), self.root.join(LOSS_SVG)]
@@ -122,7 +129,8 @@ impl RunDir {
         self.metrics().exists() || self.checkpoints().exists()
     }
 
-    /// Deletes what a run wrote besides its prepared data: checkpoints, metrics, plots, config.
+    /// Deletes what a run wrote besides its prepared data: checkpoints, metrics, plots, config,
+    /// samples.
     /// Only for a user who asked to start the run over.
     pub fn clear_run(&self) -> Result<()> {
         if self.checkpoints().exists() {
@@ -130,7 +138,7 @@ impl RunDir {
                 .with_context(|| format!("cannot delete {}", self.checkpoints().display()))?;
         }
         let [png, svg] = self.plots();
-        for file in [self.metrics(), png, svg, self.config()] {
+        for file in [self.metrics(), png, svg, self.config(), self.samples()] {
             if file.exists() {
                 fs::remove_file(&file).with_context(|| format!("cannot delete {}", file.display()))?;
             }

@@ -53,6 +53,26 @@ pub struct TrainingConfig {
     pub out_dir: PathBuf,
     /// Name of the run directory; defaults to the config file's stem.
     pub run_name: Option<String>,
+    /// Draw a sample from the model every this many steps (and at the last step); 0 (the
+    /// default) draws none. Printed under the log line and appended to `samples.txt`.
+    #[serde(default)]
+    pub sample_every: usize,
+    /// The text the samples continue (default a line break).
+    #[serde(default = "default_sample_prompt")]
+    pub sample_prompt: String,
+    /// Tokens per sample (default 64).
+    #[serde(default = "default_sample_tokens")]
+    pub sample_tokens: usize,
+}
+
+/// A line break.
+fn default_sample_prompt() -> String {
+    "\n".to_string()
+}
+
+/// 64 tokens.
+fn default_sample_tokens() -> usize {
+    64
 }
 
 impl TrainingConfig {
@@ -70,6 +90,9 @@ impl TrainingConfig {
         positive("training.log_every", self.log_every)?;
         positive("training.eval_every", self.eval_every)?;
         positive("training.eval_batches", self.eval_batches)?;
+        if self.sample_every > 0 {
+            positive("training.sample_tokens", self.sample_tokens)?;
+        }
         if let Some(name) = &self.run_name {
             check_run_name(name)?;
         }

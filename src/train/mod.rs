@@ -11,6 +11,7 @@ mod memory;
 mod memory_check;
 mod monitor;
 mod optim;
+mod samples;
 mod sanity;
 mod schedule;
 mod setup;

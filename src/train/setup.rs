@@ -10,6 +10,7 @@ use super::eval::validation_batches;
 use super::learner::{init_model, Learner};
 use super::memory_check::{check_run_memory, memory_line};
 use super::monitor::{group, Monitor};
+use super::samples::Samples;
 use crate::checkpoint::{self, Checkpoint, TrainState, Which};
 use crate::dist::{self, Collective};
 use crate::data::{data_dir, ensure_prepared, open_prepared, run_data_dir, Batch, PreparedData, Sampler, TrainedOn};
@@ -46,6 +47,8 @@ pub(super) struct Run<B: FusedAutodiffBackend> {
     pub val_batches: Vec<Batch<B::InnerBackend>>,
     /// Log lines, progress bar, metrics.csv.
     pub monitor: Monitor,
+    /// Samples while training (rank 0, when `training.sample_every` is set).
+    pub samples: Option<Samples>,
     /// The state saved with the checkpoint resumed from; `None` for a fresh run.
     pub resumed: Option<TrainState>,
     /// Tokens in the vocabulary (the tokenizer's).
@@ -149,7 +152,9 @@ impl<B: FusedAutodiffBackend> Run<B> {
         let kept_rows = resumed.as_ref().map(|r| r.step);
         let metrics = leader.then_some(metrics.as_path());
         let monitor = Monitor::new(total_steps, sampler.epochs(), per_step * block_size, metrics, kept_rows)?;
-        Ok(Self { data, sampler, learner, val_batches, monitor, resumed, vocab_size, block_size, per_step, total_steps })
+        let samples_path = run.samples();
+        let samples = Samples::open(t, &data.tokenizer, leader.then_some(samples_path.as_path()), kept_rows)?;
+        Ok(Self { data, sampler, learner, val_batches, monitor, samples, resumed, vocab_size, block_size, per_step, total_steps })
     }
 }
 

@@ -105,7 +105,8 @@ fn run_steps<B: FusedAutodiffBackend>(
     comm: &dyn Collective,
 ) -> Result<TrainSummary> {
     let t = &config.training;
-    let Run { data, sampler, mut learner, val_batches, mut monitor, resumed, vocab_size, block_size, per_step, total_steps } = built;
+    let Run { data, sampler, mut learner, val_batches, mut monitor, mut samples, resumed, vocab_size, block_size, per_step, total_steps } =
+        built;
     let window = block_size + 1;
     let token_bytes = crate::data::token_bytes(&data.tokenizer);
     let eval = |model: &Gpt<B>| evaluate_across(&model.valid(), &val_batches, &token_bytes, comm);
@@ -182,6 +183,9 @@ fn run_steps<B: FusedAutodiffBackend>(
             best_measured = best_measured.min(val_loss);
             final_val_loss = val_loss;
             monitor.log_val(step, plan.epoch, scores)?;
+        }
+        if let Some(samples) = samples.as_mut().filter(|s| s.due(step, last)) {
+            monitor.line(&samples.draw(&learner.model.valid(), &data.tokenizer, step)?);
         }
         let improved = val_loss < best_val;
         if improved {

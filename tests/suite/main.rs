@@ -23,3 +23,4 @@ mod nanogpt_lockstep;
 mod ndarray_ops;
 mod resume;
 mod safety;
+mod samples;
