@@ -51,7 +51,7 @@ impl ParquetReader {
     pub fn open(path: &Path, field: &str, from: u64) -> Result<Self> {
         let handle = File::open(path).with_context(|| format!("cannot read data file {}", path.display()))?;
         let file = SerializedFileReader::new(handle)
-            .map_err(|e| anyhow!("{}: not a readable Parquet file ({e})", path.display()))?;
+            .map_err(|e| anyhow!("{}: not a readable Parquet file ({})", path.display(), describe(&e)))?;
         let schema = file.metadata().file_metadata().schema_descr_ptr();
         let names: Vec<String> = schema.columns().iter().map(|c| c.path().string()).collect();
         let column = names.iter().position(|n| n == field).ok_or_else(|| {
@@ -122,7 +122,7 @@ impl ParquetReader {
 
     /// An error of the current row group.
     fn damaged(&self, e: parquet::errors::ParquetError) -> anyhow::Error {
-        anyhow!("{}: row group {}: cannot read column \"{}\" ({e})", self.path.display(), self.group, self.field)
+        anyhow!("{}: row group {}: cannot read column \"{}\" ({})", self.path.display(), self.group, self.field, describe(&e))
     }
 
     /// Decodes the next batch of rows, moving to the next row group when one ends; `false`
@@ -160,6 +160,13 @@ impl ParquetReader {
         }
         Ok(false)
     }
+}
+
+/// The parquet crate's message, without its "Parquet error: " prefix (the error chain says
+/// "error:" once).
+fn describe(e: &parquet::errors::ParquetError) -> String {
+    let text = e.to_string();
+    text.strip_prefix("Parquet error: ").map_or(text.clone(), str::to_string)
 }
 
 impl RecordReader for ParquetReader {
