@@ -154,7 +154,7 @@ pub struct PrepareArgs {
     /// Override one config key (with --config).
     #[arg(long = "set", value_name = "KEY=VALUE", requires = "config")]
     pub set: Vec<String>,
-    /// A text file or a directory of .txt files.
+    /// A corpus file or a directory of them (in name order): .txt, .jsonl, .jsonl.gz, .jsonl.zst, .parquet.
     #[arg(long, value_name = "PATH", requires = "out")]
     pub input: Option<PathBuf>,
     /// The directory to write (usable as `data.path` in a config).
@@ -178,6 +178,9 @@ pub struct PrepareArgs {
     /// Text read ahead and encoded at once, which bounds memory (`data.prepare_buffer_bytes`, default 64 MiB).
     #[arg(long, value_name = "BYTES")]
     pub buffer_bytes: Option<u64>,
+    /// The jsonl field / Parquet column holding each document's text (`data.text_field`, default `text`).
+    #[arg(long, value_name = "NAME")]
+    pub text_field: Option<String>,
     /// Replace the tokenizer and token files that the directory already holds (runs trained
     /// from them cannot be resumed on the new ones).
     #[arg(long)]

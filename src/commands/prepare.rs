@@ -30,6 +30,7 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
                 bpe_sample_bytes: args.bpe_sample_bytes.unwrap_or(defaults.bpe_sample_bytes),
                 shard_tokens: args.shard_tokens.unwrap_or(defaults.shard_tokens),
                 prepare_buffer_bytes: args.buffer_bytes.unwrap_or(defaults.prepare_buffer_bytes),
+                text_field: args.text_field.clone().unwrap_or(defaults.text_field.clone()),
                 ..defaults
             };
             data.validate()?;

@@ -1,4 +1,4 @@
-//! Pass 2 of `prepare`: the tokenizer, and the separator token between files.
+//! Pass 2 of `prepare`: the tokenizer, and the separator token between documents.
 //!
 //! BPE trains on the training split streamed chunk by chunk from a reader thread (the
 //! `tokenizers` trainer counts words in parallel and keeps only the counts), or, when the split
@@ -13,31 +13,33 @@ use anyhow::{anyhow, Context, Result};
 use super::config::{DataConfig, TokenizerKind};
 use super::encode::{byte_offset, release_freed_memory, safe_parts, PART_BYTES};
 use super::progress::{mib, Progress};
+use super::scan::Scan;
 use super::source::{Position, TextSource};
 use super::tokenizer::{load_tokenizer, Tokenizer};
 
-/// GPT-2's end-of-text token, put between the files of a BPE corpus.
+/// GPT-2's end-of-text token, put between the documents of a BPE corpus (its files of text,
+/// and its records).
 pub const END_OF_TEXT: &str = "<|endoftext|>";
 
-/// The tokenizer of `data` and, when `several_files` and the tokenizer is BPE, the id of the
-/// separator token (added to the vocabulary when it lacks one).
+/// The tokenizer of `data` and, when `scan` counted several documents and the tokenizer is BPE,
+/// the id of the separator token (added to the vocabulary when it lacks one).
 pub fn build_tokenizer(
     data: &DataConfig,
     source: &TextSource,
-    alphabet: Vec<char>,
-    (chars, train_chars): (u64, u64),
-    several_files: bool,
+    scan: Scan,
+    train_chars: u64,
     log: &mut dyn FnMut(&str),
 ) -> Result<(Tokenizer, Option<u32>)> {
+    let several_documents = scan.documents > 1;
     let mut tokenizer = match (&data.tokenizer_file, data.tokenizer) {
         (Some(file), _) => {
             log(&format!("Loading tokenizer {} ...", file.display()));
             load_tokenizer(file).context("data.tokenizer_file")?
         }
-        (None, TokenizerKind::Char) => Tokenizer::train(TokenizerKind::Char, 0, alphabet, std::iter::empty())?,
-        (None, TokenizerKind::Bpe) => train_bpe(data, source, (chars, train_chars), log)?,
+        (None, TokenizerKind::Char) => Tokenizer::train(TokenizerKind::Char, 0, scan.alphabet, std::iter::empty())?,
+        (None, TokenizerKind::Bpe) => train_bpe(data, source, (scan.chars, scan.text_bytes, train_chars), log)?,
     };
-    let separator = match (several_files, &mut tokenizer) {
+    let separator = match (several_documents, &mut tokenizer) {
         (true, Tokenizer::Bpe(bpe)) => Some(match bpe.token_to_id(END_OF_TEXT) {
             Some(id) => id,
             None => {
@@ -55,11 +57,12 @@ pub fn build_tokenizer(
 fn train_bpe(
     data: &DataConfig,
     source: &TextSource,
-    (chars, train_chars): (u64, u64),
+    (chars, text_bytes, train_chars): (u64, u64, u64),
     log: &mut dyn FnMut(&str),
 ) -> Result<Tokenizer> {
-    // The split's bytes, estimated from its share of characters (exact for one-byte text).
-    let split_bytes = (source.bytes()? as f64 * train_chars as f64 / chars.max(1) as f64) as u64;
+    // The split's bytes of text, estimated from its share of characters (exact for one-byte
+    // text): the same for the same documents in any file format.
+    let split_bytes = (text_bytes as f64 * train_chars as f64 / chars.max(1) as f64) as u64;
     let keep = (data.bpe_sample_bytes as f64 / split_bytes.max(1) as f64).min(1.0);
     if keep < 1.0 {
         log(&format!(

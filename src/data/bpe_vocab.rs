@@ -27,23 +27,13 @@ pub fn bpe_trainer_bytes(vocab_size: usize) -> u128 {
     24 * v + 33 * buckets + 16
 }
 
-/// Refuses a BPE `data.vocab_size` that a corpus of `source_bytes` cannot give (each merge joins a
-/// pair of tokens that occurs in the text, and each occurrence merged leaves one token fewer, so
-/// at most `source_bytes` merges on top of the 256 byte symbols), and, when `memory` says so, one
+/// Refuses a BPE `data.vocab_size` that a corpus of `text_bytes` bytes of text (when they are
+/// known before reading it: see [`check_bpe_text`]) cannot give, and, when `memory` says so, one
 /// whose up-front reservation does not fit in the memory available.
-pub fn check_bpe_vocab(data: &DataConfig, source_bytes: u64, memory: &MemoryCheck) -> Result<()> {
-    let vocab = match (data.tokenizer, &data.tokenizer_file, data.vocab_size) {
-        (TokenizerKind::Bpe, None, Some(v)) => v,
-        _ => return Ok(()),
-    };
-    let most = 256 + u128::from(source_bytes);
-    if vocab as u128 > most {
-        bail!(
-            "{KEY} = {vocab}: a byte-level BPE vocabulary trained on the {source_bytes} bytes of {} has at most \
-             256 + {source_bytes} = {most} tokens (each merge needs a pair that occurs in the text); ask for at most \
-             that (training stops by itself when the text runs out of pairs)",
-            data.path.display()
-        );
+pub fn check_bpe_vocab(data: &DataConfig, text_bytes: Option<u64>, memory: &MemoryCheck) -> Result<()> {
+    let Some(vocab) = trained_vocab(data) else { return Ok(()) };
+    if let Some(bytes) = text_bytes {
+        check_bpe_text(data, bytes)?;
     }
     let reserved = bpe_trainer_bytes(vocab);
     if memory.refuses_host(reserved) {
@@ -55,6 +45,31 @@ pub fn check_bpe_vocab(data: &DataConfig, source_bytes: u64, memory: &MemoryChec
         );
     }
     Ok(())
+}
+
+/// Refuses a BPE `data.vocab_size` that `text_bytes` bytes of text cannot give: each merge joins
+/// a pair of tokens that occurs in the text, and each occurrence merged leaves one token fewer,
+/// so at most `text_bytes` merges on top of the 256 byte symbols.
+pub fn check_bpe_text(data: &DataConfig, text_bytes: u64) -> Result<()> {
+    let Some(vocab) = trained_vocab(data) else { return Ok(()) };
+    let most = 256 + u128::from(text_bytes);
+    if vocab as u128 > most {
+        bail!(
+            "{KEY} = {vocab}: a byte-level BPE vocabulary trained on the {text_bytes} bytes of {} has at most \
+             256 + {text_bytes} = {most} tokens (each merge needs a pair that occurs in the text); ask for at most \
+             that (training stops by itself when the text runs out of pairs)",
+            data.path.display()
+        );
+    }
+    Ok(())
+}
+
+/// The vocabulary size BPE is trained to, when it is trained.
+fn trained_vocab(data: &DataConfig) -> Option<usize> {
+    match (data.tokenizer, &data.tokenizer_file, data.vocab_size) {
+        (TokenizerKind::Bpe, None, Some(v)) => Some(v),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -77,17 +92,17 @@ mod tests {
     fn a_vocabulary_beyond_the_corpus_or_the_memory_is_refused() {
         let mut data = DataConfig::new(Path::new("corpus.txt"), TokenizerKind::Bpe);
         data.vocab_size = Some(1_000_000_000);
-        let err = check_bpe_vocab(&data, 1_000_000, &MemoryCheck::off()).expect_err("1e9 > 256 + 1e6").to_string();
+        let err = check_bpe_vocab(&data, Some(1_000_000), &MemoryCheck::off()).expect_err("1e9 > 256 + 1e6").to_string();
         assert!(err.contains("data.vocab_size (`prepare --vocab-size`) = 1000000000") && err.contains("1000256"), "{err}");
         data.vocab_size = Some(1_000_256);
-        check_bpe_vocab(&data, 1_000_000, &MemoryCheck::off()).expect("the bound itself is allowed");
+        check_bpe_vocab(&data, Some(1_000_000), &MemoryCheck::off()).expect("the bound itself is allowed");
         // Within a 10 GB corpus's bound, but 88.4 GiB reserved against 16 GiB.
         data.vocab_size = Some(1_000_000_000);
         let memory = MemoryCheck { enforce: true, host: Some(16 << 30), ..MemoryCheck::off() };
-        let err = check_bpe_vocab(&data, 10_000_000_000, &memory).expect_err("reservation too large").to_string();
+        let err = check_bpe_vocab(&data, Some(10_000_000_000), &memory).expect_err("reservation too large").to_string();
         assert!(err.contains("reserves 88.4 GiB") && err.contains("16.0 GiB is available") && err.contains(SKIP_FLAG), "{err}");
-        check_bpe_vocab(&data, 10_000_000_000, &MemoryCheck { enforce: false, ..memory }).expect("not enforced");
+        check_bpe_vocab(&data, Some(10_000_000_000), &MemoryCheck { enforce: false, ..memory }).expect("not enforced");
         data.tokenizer = TokenizerKind::Char;
-        check_bpe_vocab(&data, 10, &memory).expect("char vocabularies are the corpus's");
+        check_bpe_vocab(&data, Some(10), &memory).expect("char vocabularies are the corpus's");
     }
 }

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
-    /// A text file, a directory of `.txt` files, or a directory made by `burngpt prepare`
-    /// (relative paths are relative to the working directory).
+    /// A corpus file (`.txt`, `.jsonl`, `.jsonl.gz`, `.jsonl.zst`, `.parquet`; another name is
+    /// read as text), a directory of them (read in name order), or a directory made by
+    /// `burngpt prepare` (relative paths are relative to the working directory).
     pub path: PathBuf,
     /// `"char"` (one token per character) or `"bpe"` (byte-level BPE).
     pub tokenizer: TokenizerKind,
@@ -39,6 +40,10 @@ pub struct DataConfig {
     /// bounds its memory, whatever the corpus's size. It does not change the output.
     #[serde(default = "default_prepare_buffer_bytes")]
     pub prepare_buffer_bytes: u64,
+    /// The field of a jsonl record, or the column of a Parquet file, that holds a document's
+    /// text (default `text`, FineWeb's). Text files are read whole.
+    #[serde(default = "default_text_field", skip_serializing_if = "is_default_text_field")]
+    pub text_field: String,
 }
 
 /// 256 MiB.
@@ -59,6 +64,15 @@ pub fn default_shard_tokens() -> u64 {
 /// 64 MiB.
 pub fn default_prepare_buffer_bytes() -> u64 {
     64 << 20
+}
+
+/// `"text"`.
+pub fn default_text_field() -> String {
+    "text".to_string()
+}
+
+fn is_default_text_field(field: &str) -> bool {
+    field == "text"
 }
 
 /// Which tokenizer turns text into ids.
@@ -95,6 +109,7 @@ impl DataConfig {
             sample_seed: default_sample_seed(),
             shard_tokens: default_shard_tokens(),
             prepare_buffer_bytes: default_prepare_buffer_bytes(),
+            text_field: default_text_field(),
         }
     }
 
@@ -147,6 +162,9 @@ impl DataConfig {
 
     fn check_fraction(&self) -> Result<()> {
         self.check_sizes()?;
+        if self.text_field.is_empty() {
+            bail!("data.text_field must name a jsonl field / Parquet column (default \"text\"), not be empty");
+        }
         if !(self.train_fraction > 0.0 && self.train_fraction < 1.0) {
             bail!("data.train_fraction = {} must be in (0, 1)", self.train_fraction);
         }

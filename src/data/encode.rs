@@ -6,7 +6,7 @@
 //! `buffer / 4` bytes through a channel that holds one batch: reading overlaps encoding, and at
 //! most a few batches of text and their ids are in memory whatever the corpus size. The batch's
 //! chunks are encoded in parallel (rayon) and written in order; the separator id goes before the
-//! first chunk of every file after the first. A shard ends after the first chunk that fills it,
+//! first chunk of every document after the first. A shard ends after the first chunk that fills it,
 //! and is then recorded in `prepare.json` with the position after that chunk.
 
 use std::path::Path;
@@ -26,8 +26,10 @@ use crate::run_dir::{TRAIN_FILE, VAL_FILE};
 struct Piece {
     text: String,
     train: bool,
-    /// Whether the separator goes before it (the first piece of a file after the first).
+    /// Whether the separator goes before it (the first piece of a document after the first).
     separator: bool,
+    /// Bytes of the corpus's files read once it is (for progress).
+    done: u64,
     /// For the last piece of a chunk: the position after the chunk and the characters before it.
     end: Option<(Position, u64)>,
 }
@@ -60,11 +62,7 @@ pub fn encode(job: &EncodeJob, state: &mut PrepareState) -> Result<(u64, u64)> {
     let mut val = ShardWriter::new(job.dir, VAL_FILE, vocab, job.shard_tokens, state.val.len());
     let mut train_open = !state.train_done;
     let batch_bytes = (job.buffer_bytes / 4).max(1) as usize;
-    let done_bytes = job.source.files()[..state.resume_at.file]
-        .iter()
-        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
-        .sum::<u64>()
-        + state.resume_at.offset;
+    let done_bytes = job.source.bytes_before(state.resume_at);
     let mut progress = Progress::new("Encoding", job.total_bytes, done_bytes);
     let (mut chars_encoded, mut tokens_encoded) = (0u64, 0u64);
     std::thread::scope(|scope| -> Result<()> {
@@ -89,7 +87,7 @@ pub fn encode(job: &EncodeJob, state: &mut PrepareState) -> Result<(u64, u64)> {
                 .collect::<Result<Vec<_>>>()?;
             let mut encoded = parts.iter().map(|(i, _)| *i).zip(encoded).peekable();
             for (i, piece) in batch.iter().enumerate() {
-                progress.add(piece.text.len() as u64);
+                progress.to(piece.done);
                 if piece.train && !train_open {
                     continue; // its shards were finished before a restart
                 }
@@ -154,7 +152,7 @@ fn read_pieces(
     let mut open = true;
     source.chunks_from(start, |chunk| {
         let n = chunk.text.chars().count() as u64;
-        let separator = chunk.first_of_file && chunk.file > 0;
+        let (separator, done) = (chunk.separated, chunk.done);
         let end = Some((chunk.end, chars + n));
         let cut = if chars >= train_chars {
             0
@@ -165,10 +163,10 @@ fn read_pieces(
         };
         let (a, b) = chunk.text.split_at(cut);
         if !a.is_empty() {
-            batch.push(Piece { text: a.to_string(), train: true, separator, end: if b.is_empty() { end } else { None } });
+            batch.push(Piece { text: a.to_string(), train: true, separator, done, end: if b.is_empty() { end } else { None } });
         }
         if !b.is_empty() {
-            batch.push(Piece { text: b.to_string(), train: false, separator: separator && a.is_empty(), end });
+            batch.push(Piece { text: b.to_string(), train: false, separator: separator && a.is_empty(), done, end });
         }
         chars += n;
         bytes += chunk.text.len();

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::config::{default_bpe_sample_bytes, default_sample_seed, default_shard_tokens, DataConfig, TokenizerKind};
+use super::config::{default_bpe_sample_bytes, default_sample_seed, default_shard_tokens, default_text_field, DataConfig, TokenizerKind};
 use crate::run_dir::{Manifest, META_FILE, TRAIN_FILE, VAL_FILE};
 
 /// What `data.json` records about a prepared corpus.
@@ -64,6 +64,9 @@ pub struct DataMeta {
     /// `data.shard_tokens` it was prepared with.
     #[serde(default = "default_shard_tokens")]
     pub shard_tokens: u64,
+    /// `data.text_field` it was prepared with.
+    #[serde(default = "default_text_field")]
+    pub text_field: String,
 }
 
 fn train_shards() -> Vec<String> {
@@ -86,6 +89,7 @@ impl DataMeta {
             && self.bpe_sample_bytes == data.bpe_sample_bytes
             && self.sample_seed == data.sample_seed
             && self.shard_tokens == data.shard_tokens
+            && self.text_field == data.text_field
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use super::bpe_vocab::check_bpe_vocab;
+use super::bpe_vocab::{check_bpe_text, check_bpe_vocab};
 use super::config::DataConfig;
 use super::encode::{encode, EncodeJob};
 use super::meta::{bpe_target, read_meta, DataMeta};
@@ -41,7 +41,7 @@ pub struct PreparedData {
 /// What identifies a preparation: the source's contents and every setting that changes the files.
 fn fingerprint(data: &DataConfig, source_hash: &str) -> String {
     format!(
-        "{FORMAT} {source_hash} {} {:?} {:?} {} {} {} {} {:?}",
+        "{FORMAT} {source_hash} {} {:?} {:?} {} {} {} {} {:?} {:?}",
         data.tokenizer.name(),
         bpe_target(data),
         data.tokenizer_file,
@@ -49,7 +49,8 @@ fn fingerprint(data: &DataConfig, source_hash: &str) -> String {
         data.bpe_sample_bytes,
         data.sample_seed,
         data.shard_tokens,
-        data.path
+        data.path,
+        data.text_field
     )
 }
 
@@ -71,8 +72,8 @@ pub fn ensure_prepared(data: &DataConfig, dir: &Path, memory: &MemoryCheck, log:
     if data.path.join(META_FILE).is_file() {
         return open_prepared(&data.path);
     }
-    let source = TextSource::new(&data.path)?;
-    check_bpe_vocab(data, source.bytes()?, memory)?;
+    let source = TextSource::new(&data.path, &data.text_field)?;
+    check_bpe_vocab(data, source.text_bytes_bound(), memory)?;
     let source_hash = source.content_hash()?;
     if let Ok(meta) = read_meta(dir) {
         if meta.matches(data, &source_hash) {
@@ -91,8 +92,8 @@ pub fn ensure_prepared(data: &DataConfig, dir: &Path, memory: &MemoryCheck, log:
 /// preparation of the same corpus with the same settings from its last finished shard. A BPE
 /// vocabulary beyond the corpus, or whose trainer does not fit in `memory`, is refused first.
 pub fn prepare(data: &DataConfig, dir: &Path, memory: &MemoryCheck, log: &mut dyn FnMut(&str)) -> Result<DataMeta> {
-    let source = TextSource::new(&data.path)?;
-    check_bpe_vocab(data, source.bytes()?, memory)?;
+    let source = TextSource::new(&data.path, &data.text_field)?;
+    check_bpe_vocab(data, source.text_bytes_bound(), memory)?;
     let source_hash = source.content_hash()?;
     prepare_source(data, &source, source_hash, dir, log)
 }
@@ -107,7 +108,7 @@ fn prepare_source(
 ) -> Result<DataMeta> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let fingerprint = fingerprint(data, &source_hash);
-    let mut state = match PrepareState::resumable(dir, &fingerprint, source.files()) {
+    let mut state = match PrepareState::resumable(dir, &fingerprint, source) {
         Some(state) => {
             let shards = state.train.len() + state.val.len();
             log(&format!("Continuing the preparation in {} after its {shards} finished shards", dir.display()));
@@ -123,14 +124,16 @@ fn prepare_source(
         _ => {}
     }
 
-    // Pass 1: characters and alphabet.
-    let total_bytes = source.bytes()?;
-    let (chars, alphabet) = source.scan()?;
+    // Pass 1: characters, bytes, documents and alphabet.
+    let total_bytes = source.bytes();
+    let scan = super::scan::scan(source)?;
+    let chars = scan.chars;
     if chars == 0 {
         bail!("data.path: {} holds no text", data.path.display());
     }
     let train_chars = (chars as f64 * data.train_fraction).floor() as u64;
     check_splits(data, "characters", train_chars, chars - train_chars, 1)?;
+    check_bpe_text(data, scan.text_bytes)?;
     log(&format!("Preparing {} ({chars} characters, {:.1} MiB) ...", data.path.display(), mib(total_bytes)));
 
     // Pass 2: the tokenizer, trained on the training split only (or read from tokenizer_file).
@@ -140,9 +143,7 @@ fn prepare_source(
         Some(_) => Tokenizer::load(&tokenizer_path)?,
         None => {
             let started = Instant::now();
-            let several_files = source.files().len() > 1;
-            let (tokenizer, separator) =
-                super::bpe_sample::build_tokenizer(data, source, alphabet, (chars, train_chars), several_files, log)?;
+            let (tokenizer, separator) = super::bpe_sample::build_tokenizer(data, source, scan, train_chars, log)?;
             tokenizer.save(&tokenizer_path)?;
             log(&format!("Tokenizer ready in {:.1} s", started.elapsed().as_secs_f64()));
             state = PrepareState { tokenizer_hash: Some(hash_file(&tokenizer_path)?), separator, ..PrepareState::new(state.fingerprint) };
@@ -204,6 +205,7 @@ fn prepare_source(
         bpe_sample_bytes: data.bpe_sample_bytes,
         sample_seed: data.sample_seed,
         shard_tokens: data.shard_tokens,
+        text_field: data.text_field.clone(),
     };
     write_atomic(&dir.join(META_FILE), serde_json::to_string_pretty(&meta)?.as_bytes())?;
     let _ = std::fs::remove_file(dir.join(STATE_FILE)); // data.json now says the directory is complete

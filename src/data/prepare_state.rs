@@ -6,13 +6,13 @@
 //! checksum and the text position after its last chunk; a resumed `prepare` checks the
 //! checksums, keeps those files as they are, and reads on from that position.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::shards::Shard;
-use super::source::Position;
+use super::source::{Position, TextSource};
 use crate::run_dir::{hash_bytes, hash_file, write_atomic};
 
 /// The file name.
@@ -61,17 +61,16 @@ impl PrepareState {
     }
 
     /// The state an interrupted `prepare` of the same `fingerprint` left in `dir`, checked against
-    /// its own checksum, its position against the source's `files`, and every recorded file
+    /// its own checksum, its position against the `source`, and every recorded file
     /// against its checksum; `None` when there is none to continue (no state, a damaged one,
     /// another fingerprint, or a recorded file missing or changed): `prepare` then starts over.
-    pub fn resumable(dir: &Path, fingerprint: &str, files: &[PathBuf]) -> Option<Self> {
+    pub fn resumable(dir: &Path, fingerprint: &str, source: &TextSource) -> Option<Self> {
         let text = std::fs::read_to_string(dir.join(STATE_FILE)).ok()?;
         let state: Self = serde_json::from_str(&text).ok()?;
         if state.checksum.is_none() || state.checksum != state.sealed().ok()?.checksum {
             return None;
         }
-        let file_len = std::fs::metadata(files.get(state.resume_at.file)?).ok()?.len();
-        if state.resume_at.offset > file_len {
+        if !source.holds(state.resume_at) {
             return None;
         }
         let files_intact = state.train.iter().chain(&state.val).all(|r| {
@@ -114,12 +113,12 @@ mod tests {
     use super::*;
 
     /// A state saved in `dir` after the tokenizer, for a corpus of one 100-byte file.
-    fn saved(dir: &Path) -> (PrepareState, Vec<PathBuf>) {
+    fn saved(dir: &Path) -> (PrepareState, TextSource) {
         let corpus = dir.join("corpus.txt");
         std::fs::write(&corpus, "a".repeat(100)).expect("write corpus");
         let state = PrepareState { tokenizer_hash: Some("blake3:00".to_string()), ..PrepareState::new("fp".to_string()) };
         state.save(dir).expect("save");
-        (state, vec![corpus])
+        (state, TextSource::new(&corpus, "text").expect("source"))
     }
 
     #[test]
@@ -152,10 +151,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let (state, files) = saved(dir.path());
         for (file, offset) in [(3, 0), (0, 101)] {
-            PrepareState { resume_at: Position { file, offset }, ..state.clone() }.save(dir.path()).expect("save");
+            PrepareState { resume_at: Position { file, offset, record: 0 }, ..state.clone() }.save(dir.path()).expect("save");
             assert!(PrepareState::resumable(dir.path(), "fp", &files).is_none(), "file {file}, offset {offset}");
         }
-        PrepareState { resume_at: Position { file: 0, offset: 100 }, ..state }.save(dir.path()).expect("save");
+        PrepareState { resume_at: Position { file: 0, offset: 100, record: 0 }, ..state }.save(dir.path()).expect("save");
         assert!(PrepareState::resumable(dir.path(), "fp", &files).is_some());
     }
 }

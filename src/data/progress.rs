@@ -55,6 +55,13 @@ impl Progress {
         }
     }
 
+    /// Records that `done` bytes in all are done (no change when fewer than so far).
+    pub fn to(&mut self, done: u64) {
+        if done > self.done {
+            self.add(done - self.done);
+        }
+    }
+
     /// Clears the bar and returns the time taken.
     pub fn finish(self) -> Duration {
         if let Some(bar) = &self.bar {

@@ -1,50 +1,65 @@
-//! Raw text sources: one file or a directory of `.txt` files, read in chunks.
+//! Raw text sources: one file, or a directory of corpus files (`.txt`, `.jsonl`, `.jsonl.gz`,
+//! `.jsonl.zst`, `.parquet`) in name order, read as a sequence of documents in chunks.
+//!
+//! A text file is one document; each record of the other formats is one ([`super::formats`]).
+//! Every document is cut into the same ~1 MiB line-ended chunks whatever file it came from, so
+//! the same documents prepare to the same files in any of the formats.
 
-use std::collections::BTreeSet;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::progress::Progress;
+use super::chunks::{str_chunks, text_file_chunks};
+use super::formats::{open_records, Format, SUPPORTED};
 
-/// Chunks end at a line break once they reach this many bytes.
-const CHUNK_BYTES: usize = 1 << 20;
-
-/// The files of a text corpus, in the order they are concatenated.
+/// The files of a corpus, in the order their documents are read.
 #[derive(Debug, Clone)]
 pub struct TextSource {
     files: Vec<PathBuf>,
+    formats: Vec<Format>,
+    sizes: Vec<u64>,
+    text_field: String,
 }
 
 impl TextSource {
-    /// A text file, or every `.txt` file of a directory in name order.
-    pub fn new(path: &Path) -> Result<Self> {
-        if path.is_file() {
-            return Ok(Self { files: vec![path.to_path_buf()] });
-        }
-        if !path.is_dir() {
-            bail!("data.path: {} is neither a text file nor a directory", path.display());
-        }
-        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-            .with_context(|| format!("cannot list {}", path.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "txt"))
-            .collect();
-        files.sort();
-        if files.is_empty() {
-            bail!("data.path: directory {} has no .txt file", path.display());
-        }
-        Ok(Self { files })
+    /// A corpus file (a file of any other name is read as text), or every corpus file of a
+    /// directory in name order; records' documents are their `text_field`.
+    pub fn new(path: &Path, text_field: &str) -> Result<Self> {
+        let files = if path.is_file() {
+            vec![path.to_path_buf()]
+        } else if path.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("cannot list {}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && Format::of(p).is_some())
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                bail!("data.path: directory {} has no corpus file (one of {SUPPORTED})", path.display());
+            }
+            files
+        } else {
+            bail!("data.path: {} is neither a corpus file nor a directory", path.display());
+        };
+        let formats = files.iter().map(|f| Format::of(f).unwrap_or(Format::Text)).collect();
+        let sizes = files
+            .iter()
+            .map(|f| Ok(std::fs::metadata(f).with_context(|| format!("cannot stat {}", f.display()))?.len()))
+            .collect::<Result<_>>()?;
+        Ok(Self { files, formats, sizes, text_field: text_field.to_string() })
     }
 
-    /// Total size in bytes.
-    pub fn bytes(&self) -> Result<u64> {
-        self.files.iter().try_fold(0, |sum, f| {
-            Ok(sum + std::fs::metadata(f).with_context(|| format!("cannot stat {}", f.display()))?.len())
-        })
+    /// Total size of the files in bytes.
+    pub fn bytes(&self) -> u64 {
+        self.sizes.iter().sum()
+    }
+
+    /// The size of the text when the files say it without being read: when none is compressed
+    /// (a jsonl record's text is no longer than its line).
+    pub fn text_bytes_bound(&self) -> Option<u64> {
+        let compressed = |f: &Format| matches!(f, Format::Parquet | Format::Jsonl(super::formats::Compression::Gzip | super::formats::Compression::Zstd));
+        (!self.formats.iter().any(compressed)).then(|| self.bytes())
     }
 
     /// Checksum of the concatenated contents (what identifies the corpus of prepared data).
@@ -52,75 +67,101 @@ impl TextSource {
         crate::run_dir::hash_files(&self.files)
     }
 
-    /// Pass 1 of `prepare`: the number of characters and the set of characters of the text.
-    pub fn scan(&self) -> Result<(u64, Vec<char>)> {
-        let mut progress = Progress::new("Reading", self.bytes()?, 0);
-        let mut chars = 0u64;
-        let mut alphabet = BTreeSet::new();
-        self.for_each_chunk(|chunk| {
-            chars += chunk.chars().count() as u64;
-            // Most chunks add no new character: check cheaply before inserting.
-            if chunk.chars().any(|c| !alphabet.contains(&c)) {
-                alphabet.extend(chunk.chars());
-            }
-            progress.add(chunk.len() as u64);
-            Ok(())
-        })?;
-        progress.finish();
-        Ok((chars, alphabet.into_iter().collect()))
-    }
-
     /// The files, in order.
     pub fn files(&self) -> &[PathBuf] {
         &self.files
     }
 
-    /// Calls `f` on successive chunks of the concatenated text (each about 1 MiB, ending
-    /// at a line break where there is one).
+    /// Whether `at` can be a place in this corpus (its file exists; in a text file, its offset
+    /// is within it). A record's offset is checked when its document is read.
+    pub fn holds(&self, at: Position) -> bool {
+        match (self.formats.get(at.file), self.sizes.get(at.file)) {
+            (Some(Format::Text), Some(&size)) => at.record == 0 && at.offset <= size,
+            (Some(_), Some(_)) => true,
+            _ => false,
+        }
+    }
+
+    /// Bytes of the files before `at` (the files before its own, and its offset in a text
+    /// file), for progress.
+    pub fn bytes_before(&self, at: Position) -> u64 {
+        let own = match self.formats.get(at.file) {
+            Some(Format::Text) => at.offset,
+            _ => 0,
+        };
+        self.sizes.iter().take(at.file).sum::<u64>() + own
+    }
+
+    /// Calls `f` on successive chunks of the documents' text (each about 1 MiB, ending at a line
+    /// break where there is one).
     pub fn for_each_chunk(&self, mut f: impl FnMut(&str) -> Result<()>) -> Result<()> {
-        self.chunks_from(Position::default(), |chunk| f(chunk.text).map(|()| true))
+        self.chunks_from(Position::default(), |chunk| f(chunk.text).map(|()| true)).map(|_| ())
     }
 
     /// Calls `f` on the chunks from `start` on (a position a previous [`Chunk::end`] gave), until
-    /// the text ends or `f` returns `false`. Chunk boundaries depend only on the text, so reading
+    /// the text ends or `f` returns `false`; returns the number of documents that started in
+    /// this read (empty ones included). Chunk boundaries depend only on the documents, so reading
     /// from a chunk's end gives the chunks that followed it.
-    pub fn chunks_from(&self, start: Position, mut f: impl FnMut(Chunk) -> Result<bool>) -> Result<()> {
-        for (file_index, path) in self.files.iter().enumerate().skip(start.file) {
-            let mut file = File::open(path).with_context(|| format!("cannot read data file {}", path.display()))?;
-            let mut offset = if file_index == start.file { start.offset } else { 0 };
-            file.seek(SeekFrom::Start(offset)).with_context(|| format!("cannot read data file {}", path.display()))?;
-            let mut reader = BufReader::new(file);
-            let mut chunk = String::new();
-            loop {
-                let n = reader
-                    .read_line(&mut chunk)
-                    .with_context(|| format!("{}: not valid UTF-8 text", path.display()))?;
-                if n == 0 || chunk.len() >= CHUNK_BYTES {
-                    if !chunk.is_empty() {
-                        let first_of_file = offset == 0;
-                        offset += chunk.len() as u64;
-                        let end = Position { file: file_index, offset };
-                        if !f(Chunk { text: &chunk, first_of_file, file: file_index, end })? {
-                            return Ok(());
+    pub fn chunks_from(&self, start: Position, mut f: impl FnMut(Chunk) -> Result<bool>) -> Result<u64> {
+        let mut documents = 0u64;
+        // Whether a document came before the next one: then the separator goes before it.
+        let mut any_before = start != Position::default();
+        for (file, path) in self.files.iter().enumerate().skip(start.file) {
+            let from = if file == start.file { start } else { Position { file, ..Position::default() } };
+            let before = self.sizes[..file].iter().sum::<u64>();
+            let go_on = match self.formats[file] {
+                Format::Text => {
+                    let separated = any_before;
+                    documents += u64::from(from.offset == 0);
+                    any_before = true;
+                    text_file_chunks(path, from.offset, |text, offset, first| {
+                        let end = Position { file, record: 0, offset };
+                        f(Chunk { text, separated: first && separated, file, end, done: before + offset })
+                    })?
+                }
+                format => {
+                    let mut reader = open_records(path, format, &self.text_field, from.record)?;
+                    loop {
+                        let Some((record, text)) = reader.next_document()? else { break true };
+                        let offset = if record == from.record { from.offset } else { 0 };
+                        if offset as usize > text.len() || !text.is_char_boundary(offset as usize) {
+                            bail!(
+                                "{}: record {record}: a prepare.json position (byte {offset}) outside its text; remove \
+                                 prepare.json to prepare from the start",
+                                path.display()
+                            );
                         }
-                        chunk.clear();
-                    }
-                    if n == 0 {
-                        break;
+                        let separated = any_before;
+                        documents += u64::from(offset == 0);
+                        any_before = true;
+                        let done = before + reader.bytes_read();
+                        let go_on = str_chunks(&text, offset as usize, |text, offset, first| {
+                            let end = Position { file, record, offset };
+                            f(Chunk { text, separated: first && separated, file, end, done })
+                        })?;
+                        if !go_on {
+                            break false;
+                        }
                     }
                 }
+            };
+            if !go_on {
+                break;
             }
         }
-        Ok(())
+        Ok(documents)
     }
 }
 
-/// A place in the concatenated text: a byte offset in one of its files.
+/// A place in the corpus: a byte offset in a document.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
     /// Index of the file in [`TextSource::files`].
     pub file: usize,
-    /// Byte offset in that file.
+    /// Index of the record in that file (a jsonl line's, a Parquet row's; 0 in a text file).
+    #[serde(default)]
+    pub record: u64,
+    /// Byte offset in the document (the text file, or the record's text).
     pub offset: u64,
 }
 
@@ -128,10 +169,13 @@ pub struct Position {
 pub struct Chunk<'a> {
     /// The text.
     pub text: &'a str,
-    /// Whether it starts its file.
-    pub first_of_file: bool,
+    /// Whether the separator between documents goes before it: it starts a document, and
+    /// another came before.
+    pub separated: bool,
     /// Index of its file.
     pub file: usize,
     /// Where the next chunk starts.
     pub end: Position,
+    /// Bytes of the files read so far (about, within a compressed file), for progress.
+    pub done: u64,
 }

@@ -7,6 +7,7 @@
 mod common;
 
 mod abuse;
+mod corpora;
 mod adamw_fused;
 mod bpb;
 mod cli;
