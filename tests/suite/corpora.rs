@@ -5,6 +5,8 @@
 //! The fixtures (tests/fixtures/corpora/) were written by Python's json and gzip, the zstandard
 //! package and pyarrow (make_fixtures.py, beside them): 40 documents, one of them empty, one of
 //! 400 lines, with CRLF line ends, indents, blank lines, non-ASCII and emoji text.
+//! Preparation only: the same on every backend, so not run again under wgpu.
+#![cfg(not(feature = "wgpu"))]
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,6 @@
 //! Samples while training: `training.sample_every`, printed and appended to samples.txt.
+//! Run on the CPU backends (CI's lavapipe run has no minutes to spare for it).
+#![cfg(not(feature = "wgpu"))]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
