@@ -13,6 +13,7 @@ mod crash;
 mod data;
 mod generate;
 mod grad_accum;
+mod hellaswag;
 mod hf;
 mod hostile;
 mod loaders;
