@@ -1,5 +1,5 @@
-//! `burngpt eval`: validation loss and perplexity, and HellaSwag accuracy, of a run's checkpoint
-//! or a Hugging Face GPT-2 directory.
+//! `burngpt eval`: validation loss, perplexity and bits per byte, and HellaSwag accuracy, of a
+//! run's checkpoint or a Hugging Face GPT-2 directory.
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use burngpt::backend;
 use burngpt::cli::EvalArgs;
 use burngpt::config::RunConfig;
-use burngpt::data::{open_run_data, run_data_dir, Progress, Tokenizer};
+use burngpt::data::{open_run_data, run_data_dir, token_bytes, Progress, Tokenizer};
 use burngpt::hellaswag::{read_examples, render_examples, score_examples, Scored, Summary};
 use burngpt::model::Gpt;
 use burngpt::train::{evaluate, window_batches};
@@ -34,7 +34,7 @@ struct Loaded {
     name: String,
 }
 
-/// Scores the model: the loss on every window of `--data` (a text file, encoded with the
+/// Scores the model: the loss (and bits per byte) on every window of `--data` (a text file, encoded with the
 /// model's tokenizer) or, for a run without `--hellaswag`, of the run's validation split; then
 /// HellaSwag with `--hellaswag`.
 pub fn run(args: &EvalArgs, device: Option<&str>) -> Result<()> {
@@ -97,9 +97,10 @@ fn loss(loaded: &Loaded, data: Option<&Path>, device: &backend::Device) -> Resul
     let block = loaded.block_size;
     let set = window_batches::<backend::Inference>(&tokens, block, loaded.batch_size, &source, device)?;
     let n = set.batches.len();
-    let loss = evaluate(&loaded.model, set.batches);
+    let scores = evaluate(&loaded.model, set.batches, &token_bytes(&loaded.tokenizer))?;
+    let loss = scores.loss;
     burngpt::outln!("{source}: {} windows of {} tokens in {n} batches", set.windows, block + 1);
-    burngpt::outln!("val loss {loss:.4} | perplexity {:.2}", loss.exp());
+    burngpt::outln!("val loss {loss:.4} | perplexity {:.2} | bpb {:.4}", loss.exp(), scores.bpb);
     if !loss.is_finite() {
         bail!("the loss of {} is {loss}: the model is diverged", loaded.name);
     }

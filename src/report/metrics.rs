@@ -8,7 +8,23 @@ use anyhow::{bail, Context, Result};
 
 use crate::run_dir::write_atomic;
 
-const HEADER: &str = "step,epoch,train_loss,val_loss,lr,grad_norm,tokens_per_sec,elapsed_s";
+/// The columns, in file order.
+const COLUMNS: [&str; 10] = [
+    "step",
+    "epoch",
+    "train_loss",
+    "val_loss",
+    "val_bpb",
+    "lr",
+    "grad_norm",
+    "tokens_per_sec",
+    "elapsed_s",
+    "hellaswag_acc_norm",
+];
+
+/// The columns of files written before `val_bpb` and `hellaswag_acc_norm`: still read (a run
+/// resumed from one is rewritten with today's columns).
+const OLD_COLUMNS: [&str; 8] = ["step", "epoch", "train_loss", "val_loss", "lr", "grad_norm", "tokens_per_sec", "elapsed_s"];
 
 /// One row; a value not measured at that step is `None` (an empty cell).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -21,6 +37,8 @@ pub struct MetricsRow {
     pub train_loss: Option<f64>,
     /// Validation loss.
     pub val_loss: Option<f64>,
+    /// Validation bits per byte.
+    pub val_bpb: Option<f64>,
     /// Learning rate of the step.
     pub lr: Option<f64>,
     /// Gradient norm before clipping.
@@ -29,6 +47,8 @@ pub struct MetricsRow {
     pub tokens_per_sec: Option<f64>,
     /// Seconds since training started.
     pub elapsed_s: f64,
+    /// HellaSwag accuracy (length-normalised), when scored during training.
+    pub hellaswag_acc_norm: Option<f64>,
 }
 
 /// Appends rows to `metrics.csv`, flushing each so a crash loses nothing logged.
@@ -44,7 +64,7 @@ impl MetricsWriter {
     /// written whole beside `path` and renamed over it, so a link planted at its name is
     /// replaced (and not read), never written through; rows are then appended to that file.
     pub fn open(path: &Path, keep_up_to: Option<usize>) -> Result<Self> {
-        let mut text = format!("{HEADER}\n");
+        let mut text = format!("{}\n", COLUMNS.join(","));
         let plain_file = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file());
         if let (Some(step), true) = (keep_up_to, plain_file) {
             let metrics = read_metrics(path)?;
@@ -76,17 +96,19 @@ impl MetricsWriter {
 
 fn format_row(row: &MetricsRow) -> String {
     let cell = |v: Option<f64>| v.map(|v| format!("{v}")).unwrap_or_default();
-    format!(
-        "{},{},{},{},{},{},{},{:.3}",
-        row.step,
-        row.epoch,
+    [
+        row.step.to_string(),
+        row.epoch.to_string(),
         cell(row.train_loss),
         cell(row.val_loss),
+        cell(row.val_bpb),
         cell(row.lr),
         cell(row.grad_norm),
         cell(row.tokens_per_sec),
-        row.elapsed_s
-    )
+        format!("{:.3}", row.elapsed_s),
+        cell(row.hellaswag_acc_norm),
+    ]
+    .join(",")
 }
 
 /// The rows of a metrics file, and the lines that did not parse.
@@ -99,16 +121,17 @@ pub struct Metrics {
 }
 
 /// Reads a metrics file, skipping (and listing) lines that do not parse; only a file that
-/// cannot be read, or whose header is not [`HEADER`], is an error.
+/// cannot be read, or whose header is not today's columns (or those of older files), is an error.
 pub fn read_metrics(path: &Path) -> Result<Metrics> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut lines = text.lines();
-    if lines.next() != Some(HEADER) {
-        bail!("{}: not a metrics file (its first line is not `{HEADER}`)", path.display());
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    if header != COLUMNS && header != OLD_COLUMNS {
+        bail!("{}: not a metrics file (its first line is not `{}`)", path.display(), COLUMNS.join(","));
     }
     let mut metrics = Metrics::default();
     for (i, line) in lines.enumerate() {
-        match parse_row(line) {
+        match parse_row(&header, line) {
             Some(row) => metrics.rows.push(row),
             None => metrics.bad_lines.push(i + 2),
         }
@@ -116,21 +139,28 @@ pub fn read_metrics(path: &Path) -> Result<Metrics> {
     Ok(metrics)
 }
 
-fn parse_row(line: &str) -> Option<MetricsRow> {
+/// A row of a file whose columns are `header`; `None` when a cell does not parse.
+fn parse_row(header: &[&str], line: &str) -> Option<MetricsRow> {
     let cells: Vec<&str> = line.split(',').collect();
-    if cells.len() != 8 {
+    if cells.len() != header.len() {
         return None;
     }
-    let opt = |s: &str| -> Option<Option<f64>> { if s.is_empty() { Some(None) } else { s.parse().ok().map(Some) } };
+    let cell = |name: &str| header.iter().position(|h| *h == name).map_or("", |i| cells[i]);
+    let opt = |name: &str| -> Option<Option<f64>> {
+        let s = cell(name);
+        if s.is_empty() { Some(None) } else { s.parse().ok().map(Some) }
+    };
     Some(MetricsRow {
-        step: cells[0].parse().ok()?,
-        epoch: cells[1].parse().ok()?,
-        train_loss: opt(cells[2])?,
-        val_loss: opt(cells[3])?,
-        lr: opt(cells[4])?,
-        grad_norm: opt(cells[5])?,
-        tokens_per_sec: opt(cells[6])?,
-        elapsed_s: opt(cells[7])?.unwrap_or(0.0),
+        step: cell("step").parse().ok()?,
+        epoch: cell("epoch").parse().ok()?,
+        train_loss: opt("train_loss")?,
+        val_loss: opt("val_loss")?,
+        val_bpb: opt("val_bpb")?,
+        lr: opt("lr")?,
+        grad_norm: opt("grad_norm")?,
+        tokens_per_sec: opt("tokens_per_sec")?,
+        elapsed_s: opt("elapsed_s")?.unwrap_or(0.0),
+        hellaswag_acc_norm: opt("hellaswag_acc_norm")?,
     })
 }
 
@@ -175,7 +205,7 @@ mod tests {
     fn a_link_planted_at_the_metrics_file_is_replaced_not_written_through() {
         let dir = tempfile::tempdir().expect("temp dir");
         let outside = dir.path().join("outside.csv");
-        std::fs::write(&outside, format!("{HEADER}\n1,1,9,,,,,1.000\n")).expect("write");
+        std::fs::write(&outside, format!("{}\n1,1,9,,,,,,1.000,\n", COLUMNS.join(","))).expect("write");
         let path = dir.path().join("metrics.csv");
         for keep_up_to in [None, Some(1)] {
             let _ = std::fs::remove_file(&path);
@@ -183,10 +213,32 @@ mod tests {
             let mut writer = MetricsWriter::open(&path, keep_up_to).expect("open");
             writer.write(&row(1, 2.0)).expect("row");
             drop(writer);
-            assert_eq!(std::fs::read_to_string(&outside).expect("read"), format!("{HEADER}\n1,1,9,,,,,1.000\n"));
+            assert_eq!(std::fs::read_to_string(&outside).expect("read"), format!("{}\n1,1,9,,,,,,1.000,\n", COLUMNS.join(",")));
             assert!(std::fs::symlink_metadata(&path).expect("meta").is_file());
             let rows = read_metrics(&path).expect("read").rows;
             assert_eq!(rows.iter().map(|r| r.train_loss).collect::<Vec<_>>(), vec![Some(2.0)], "{keep_up_to:?}");
         }
+    }
+
+    /// A file written before the `val_bpb` column (8 columns) still reads, cell by cell under
+    /// its own header; resuming from it rewrites it with today's columns, values kept.
+    #[test]
+    fn a_file_of_the_old_columns_reads_and_is_rewritten_with_the_new() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("metrics.csv");
+        let old = format!("{}\n0,1,,4.17,,,,0.500\n10,1,3.5,,0.001,1.25,900,2.000\n", OLD_COLUMNS.join(","));
+        std::fs::write(&path, old).expect("write");
+        let rows = read_metrics(&path).expect("old file").rows;
+        assert_eq!(rows[0].val_loss, Some(4.17));
+        assert_eq!(rows[0].val_bpb, None);
+        assert_eq!((rows[1].train_loss, rows[1].lr, rows[1].grad_norm, rows[1].elapsed_s), (Some(3.5), Some(0.001), Some(1.25), 2.0));
+        let mut writer = MetricsWriter::open(&path, Some(10)).expect("resume");
+        writer.write(&MetricsRow { step: 20, epoch: 1, val_loss: Some(3.0), val_bpb: Some(1.5), ..Default::default() }).expect("row");
+        drop(writer);
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(
+            text,
+            format!("{}\n0,1,,4.17,,,,,0.500,\n10,1,3.5,,,0.001,1.25,900,2.000,\n20,1,,3,1.5,,,,0.000,\n", COLUMNS.join(","))
+        );
     }
 }

@@ -39,11 +39,12 @@
 //! | gpt2_124m.toml, V 50304, batch 4 | 5,330 MiB | 5,143, 5,144, 5,152 MiB | `bench --config configs/gpt2_124m.toml --vocab 50304 --steps 1 --warmup-steps 1` |
 //!
 //! So it over-estimates by 2-4% at the larger shapes (gpt2_124m's header: 5,217 MiB over 3 steps)
-//! and by up to the overhead's slack on the smallest. README's one-step GPT-2 runs at batch 24 and
-//! 28 (19,666 and 22,793 MiB: a single step allocates AdamW's moments only at its end) are both
-//! 7% under this estimate less the moments (21,055 and 24,390 MiB); the whole estimates, 22,005 and
-//! 25,339 MiB, pass batch 24 (the largest batch README finds a long run can afford on 24 GiB) and
-//! refuse batch 28, which one step survives but a run, adding the moments' ~950 MiB, would not.
+//! and by up to the overhead's slack on the smallest. The one-step GPT-2 runs of
+//! docs/measurements.md at batch 24 and 28 (19,666 and 22,793 MiB: a single step allocates AdamW's
+//! moments only at its end) are both 7% under this estimate less the moments (21,055 and 24,390
+//! MiB); the whole estimates, 22,005 and 25,339 MiB, pass batch 24 (the largest batch that
+//! docs/measurements.md finds a long run can afford on 24 GiB) and refuse batch 28, which one step
+//! survives but a run, adding the moments' ~950 MiB, would not.
 
 use crate::model::{GeluKind, GptConfig};
 

@@ -17,7 +17,7 @@ mod setup;
 mod stop;
 mod trainer;
 
-pub use eval::{evaluate, window_batches, WindowBatches};
+pub use eval::{evaluate, window_batches, Scores, WindowBatches};
 pub use learner::{forward_backward, init_model, Learner, LearnerConfig, StepOutput};
 pub use loss::cross_entropy;
 pub use memory::{estimate, MemoryEstimate, RunShape, OVERHEAD_BYTES};

@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::eval::Scores;
 use crate::report::{MetricsRow, MetricsWriter};
 
 /// Consecutive rising validation losses reported as overfitting.
@@ -108,13 +109,16 @@ impl Monitor {
         Ok(())
     }
 
-    /// Logs a validation loss and warns when it has risen `OVERFIT_EVALS` times in a row.
-    pub fn log_val(&mut self, step: usize, epoch: usize, val_loss: f64) -> Result<()> {
+    /// Logs a validation loss and bits per byte, and warns when the loss has risen
+    /// `OVERFIT_EVALS` times in a row.
+    pub fn log_val(&mut self, step: usize, epoch: usize, scores: Scores) -> Result<()> {
+        let val_loss = scores.loss;
         self.line(&format!(
-            "Epoch {epoch}/{} | Step {step}/{} | Val loss: {val_loss:.4} | Val ppl: {:.2}",
+            "Epoch {epoch}/{} | Step {step}/{} | Val loss: {val_loss:.4} | Val ppl: {:.2} | Val bpb: {:.4}",
             self.epochs,
             self.total_steps,
-            val_loss.exp()
+            val_loss.exp(),
+            scores.bpb
         ));
         if let Some(last) = self.last_val {
             self.rising = if val_loss > last { self.rising + 1 } else { 0 };
@@ -130,6 +134,7 @@ impl Monitor {
             step,
             epoch,
             val_loss: Some(val_loss),
+            val_bpb: scores.bpb.is_finite().then_some(scores.bpb),
             elapsed_s: self.elapsed(),
             ..Default::default()
         })?;

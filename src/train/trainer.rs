@@ -107,7 +107,8 @@ fn run_steps<B: FusedAutodiffBackend>(
     let t = &config.training;
     let Run { data, sampler, mut learner, val_batches, mut monitor, resumed, vocab_size, block_size, per_step, total_steps } = built;
     let window = block_size + 1;
-    let eval = |model: &Gpt<B>| evaluate_across(&model.valid(), &val_batches, comm);
+    let token_bytes = crate::data::token_bytes(&data.tokenizer);
+    let eval = |model: &Gpt<B>| evaluate_across(&model.valid(), &val_batches, &token_bytes, comm);
     let (first_step, mut best_val, mut best_step, elapsed_before) = match &resumed {
         Some(s) => (s.step + 1, s.best_val_loss.unwrap_or(f64::INFINITY), s.best_step, s.elapsed_s),
         None => (1, f64::INFINITY, 0, 0.0),
@@ -115,9 +116,10 @@ fn run_steps<B: FusedAutodiffBackend>(
     if let Some(at) = stop.at_step.filter(|&at| at < first_step) {
         bail!("--stop-at-step {at}: the run is already at step {}", first_step - 1);
     }
-    let initial_val_loss = eval(&learner.model);
+    let initial = eval(&learner.model)?;
+    let initial_val_loss = initial.loss;
     if resumed.is_none() {
-        monitor.log_val(0, 1, initial_val_loss)?;
+        monitor.log_val(0, 1, initial)?;
         monitor.line(&format!("(an untrained model scores about ln(vocab_size) = {:.4})", (vocab_size as f64).ln()));
     }
 
@@ -174,11 +176,12 @@ fn run_steps<B: FusedAutodiffBackend>(
         }
         let mut val_loss = f64::NAN;
         if step % t.eval_every == 0 || last {
-            val_loss = eval(&learner.model);
+            let scores = eval(&learner.model)?;
+            val_loss = scores.loss;
             sane("validation", val_loss, step, last_saved, best_measured)?;
             best_measured = best_measured.min(val_loss);
             final_val_loss = val_loss;
-            monitor.log_val(step, plan.epoch, val_loss)?;
+            monitor.log_val(step, plan.epoch, scores)?;
         }
         let improved = val_loss < best_val;
         if improved {
@@ -189,7 +192,7 @@ fn run_steps<B: FusedAutodiffBackend>(
             // The step's training loss was measured before its update: the saved parameters
             // themselves must score a sane loss (checked here unless just evaluated).
             if val_loss.is_nan() {
-                sane("validation", eval(&learner.model), step, last_saved, best_measured)?;
+                sane("validation", eval(&learner.model)?.loss, step, last_saved, best_measured)?;
             }
             let state = TrainState {
                 format_version: checkpoint::FORMAT_VERSION,

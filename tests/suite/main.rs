@@ -8,6 +8,7 @@ mod common;
 
 mod abuse;
 mod adamw_fused;
+mod bpb;
 mod cli;
 mod crash;
 mod data;
