@@ -50,6 +50,7 @@ struct Scored {
 struct Expected {
     loss_chars: usize,
     val_loss: f64,
+    val_bpb: f64,
     examples: usize,
     acc: f64,
     acc_norm: f64,
@@ -111,14 +112,18 @@ fn eval_hf_measures_the_loss_of_data_and_needs_something_to_score() {
     std::fs::write(&data, text.chars().take(want.loss_chars).collect::<String>()).expect("write");
     let stdout = ok(&["eval", "--hf", &fixture("hf_gpt2"), "--data", data.to_str().expect("utf-8")]);
     assert!(stdout.contains("54 windows of 65 tokens in 7 batches"), "{stdout}");
-    let loss: f64 = stdout
-        .split("val loss ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|t| t.parse().ok())
-        .unwrap_or_else(|| panic!("val loss in {stdout}"));
-    // Printed to 4 decimals: transformers' 7.056394...
+    let number = |marker: &str| -> f64 {
+        stdout
+            .split(marker)
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("{marker} in {stdout}"))
+    };
+    // Printed to 4 decimals: transformers' 7.054077 and 7.235405.
+    let (loss, bpb) = (number("val loss "), number("bpb "));
     assert!((loss - want.val_loss).abs() <= 6e-5, "{loss} vs {}", want.val_loss);
+    assert!((bpb - want.val_bpb).abs() <= 6e-5, "{bpb} vs {}", want.val_bpb);
 
     let err = fails(&["eval", "--hf", &fixture("hf_gpt2")]);
     assert!(err.contains("eval --hf needs --data FILE"), "{err}");
