@@ -31,7 +31,7 @@ pub enum Command {
     Plot(PlotArgs),
     /// Sample text from a trained run's saved model.
     Generate(GenerateArgs),
-    /// Validation loss and perplexity of a saved model.
+    /// Validation loss and perplexity of a saved model (a run or a Hugging Face directory), or its HellaSwag accuracy.
     Eval(EvalArgs),
     /// Time training steps and generation of a config's model shape on random tokens.
     Bench(BenchArgs),
@@ -134,14 +134,27 @@ pub struct GenerateArgs {
 #[derive(Debug, Args, Clone)]
 pub struct EvalArgs {
     /// The run directory.
-    #[arg(long, value_name = "DIR")]
-    pub run: PathBuf,
-    /// Which checkpoint: best, last, or a step number.
-    #[arg(long, default_value = "best")]
+    #[arg(long, value_name = "DIR", required_unless_present = "hf", conflicts_with = "hf")]
+    pub run: Option<PathBuf>,
+    /// Which checkpoint: best, last, or a step number (with --run).
+    #[arg(long, default_value = "best", conflicts_with = "hf")]
     pub checkpoint: String,
-    /// Evaluate on this text file instead of the run's validation split.
+    /// A Hugging Face GPT-2 directory (model.safetensors, config.json, tokenizer.json) instead of a run.
+    #[arg(long, value_name = "DIR")]
+    pub hf: Option<PathBuf>,
+    /// Loss and perplexity on this text file instead of the run's validation split (needed with --hf
+    /// unless --hellaswag is given).
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
+    /// Score HellaSwag: a jsonl file with `ctx`, `endings` (4) and `label` per line, e.g. hellaswag_val.jsonl.
+    #[arg(long, value_name = "FILE")]
+    pub hellaswag: Option<PathBuf>,
+    /// Score only the first N HellaSwag examples.
+    #[arg(long, value_name = "N", requires = "hellaswag")]
+    pub limit: Option<usize>,
+    /// Write one JSON line per HellaSwag example (ind, label, pred, pred_norm, losses) to FILE.
+    #[arg(long, value_name = "FILE", requires = "hellaswag")]
+    pub out: Option<PathBuf>,
 }
 
 /// Options of `prepare`: either `--config` (prepare what that run trains on, into its run

@@ -13,6 +13,7 @@ pub mod console;
 pub mod data;
 pub mod dist;
 pub mod generate;
+pub mod hellaswag;
 pub mod hf;
 pub mod host_memory;
 pub mod model;

@@ -34,6 +34,7 @@ pub use tokenizer::{load_tokenizer, Tokenizer};
 pub use bpe_sample::END_OF_TEXT;
 pub use bpe_vocab::{bpe_trainer_bytes, check_bpe_vocab};
 pub use prepare_state::STATE_FILE as PREPARE_STATE_FILE;
+pub use progress::Progress;
 pub use shards::{shard_name, TokenStream};
 pub use trained_on::{check_run_tokenizer, open_run_data, run_data_dir, TrainedOn};
 pub use tokens::{TokenDtype, TokenFile, TokenWriter, HEADER_LEN};

@@ -15,6 +15,7 @@ mod crash;
 mod data;
 mod generate;
 mod grad_accum;
+mod hellaswag;
 mod hf;
 mod hostile;
 mod loaders;
