@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
-    /// A text file, a directory of `.txt` files, or a directory made by `burngpt prepare`
+    /// A text file, a directory of `.txt` files, a directory made by `burngpt prepare`, or a
+    /// directory of llm.c token shards (with `tokenizer_file` or its own `tokenizer.json`)
     /// (relative paths are relative to the working directory).
     pub path: PathBuf,
     /// `"char"` (one token per character) or `"bpe"` (byte-level BPE).

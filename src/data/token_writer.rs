@@ -141,4 +141,25 @@ mod tests {
         assert!(err.contains("train.bin is truncated or corrupted"), "{err}");
         assert!(err.contains("promises 9223372036854775811 u16 tokens (more than 2^64 bytes)"), "{err}");
     }
+
+    /// An llm.c writer: GPT-2's header and u16 ids for a vocabulary of 65,536, Llama 3's and u32
+    /// for 65,537; read back by `open_llmc`, and refused by burngpt's own `open` with a hint.
+    #[test]
+    fn an_llmc_writer_writes_shards_that_read_back() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (vocab, dtype, magic) in [(65_536, TokenDtype::U16, 20240520), (65_537, TokenDtype::U32, 20240801)] {
+            let path = dir.path().join(format!("x_train_{vocab}.bin"));
+            let mut w = TokenWriter::create_as(&path, vocab, ShardFormat::Llmc).expect("create");
+            w.push(&[0, vocab as u32 - 1, 7]).expect("push");
+            assert_eq!(w.finish().expect("finish"), 3);
+            let bytes = std::fs::read(&path).expect("read");
+            assert_eq!(bytes.len(), 1024 + 3 * dtype.bytes());
+            assert_eq!(i32::from_le_bytes(bytes[0..4].try_into().expect("4")), magic);
+            let file = TokenFile::open_llmc(&path, vocab).expect("open");
+            assert_eq!((file.dtype(), file.format()), (dtype, ShardFormat::Llmc));
+            assert_eq!(file.to_vec().expect("ids"), [0, vocab as u32 - 1, 7]);
+            let err = format!("{:#}", TokenFile::open(&path).err().expect("not burngpt's"));
+            assert!(err.contains("not a burngpt token file (bad header) (it is an llm.c shard"), "{err}");
+        }
+    }
 }

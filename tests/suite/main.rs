@@ -15,6 +15,7 @@ mod generate;
 mod grad_accum;
 mod hf;
 mod hostile;
+mod llmc;
 mod loaders;
 mod memory;
 mod model;
