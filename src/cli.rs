@@ -161,8 +161,8 @@ pub struct EvalArgs {
 /// directory) or `--input` and `--out` with the tokenizer settings.
 #[derive(Debug, Args, Clone)]
 pub struct PrepareArgs {
-    /// Prepare the data of this run config into its run directory.
-    #[arg(short, long, value_name = "FILE", conflicts_with_all = ["input", "out"])]
+    /// Prepare the data of this run config into its run directory (with `--format llmc`: into `--out`).
+    #[arg(short, long, value_name = "FILE", conflicts_with = "input")]
     pub config: Option<PathBuf>,
     /// Override one config key (with --config).
     #[arg(long = "set", value_name = "KEY=VALUE", requires = "config")]
@@ -171,8 +171,13 @@ pub struct PrepareArgs {
     #[arg(long, value_name = "PATH", requires = "out")]
     pub input: Option<PathBuf>,
     /// The directory to write (usable as `data.path` in a config).
-    #[arg(long, value_name = "DIR", requires = "input")]
+    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// `burngpt` (train.bin, val.bin, data.json) or `llmc`: llm.c's token shards
+    /// (`burngpt_train_000000.bin`, ..., `burngpt_val_000000.bin`) and tokenizer.json, which llm.c
+    /// and burngpt (as `data.path`) read.
+    #[arg(long, default_value = "burngpt", value_parser = ["burngpt", "llmc"])]
+    pub format: String,
     /// `char` or `bpe`.
     #[arg(long, default_value = "bpe")]
     pub tokenizer: String,

@@ -4,17 +4,23 @@ use anyhow::{bail, Result};
 
 use burngpt::cli::PrepareArgs;
 use burngpt::config::RunConfig;
-use burngpt::data::{DataConfig, TokenizerKind};
+use burngpt::data::{is_prepared_dir, DataConfig, TokenizerKind, LLMC_WORK_DIR};
 use burngpt::host_memory::MemoryCheck;
-use burngpt::run_dir::{LockPurpose, RunDir, META_FILE};
+use burngpt::run_dir::{LockPurpose, RunDir};
 
 /// Prepares the data of `--config`, or of `--input` with the tokenizer options, into the
-/// run directory or `--out`.
+/// run directory or `--out`, in burngpt's layout or (`--format llmc`) as llm.c shards.
 pub fn run(args: &PrepareArgs) -> Result<()> {
+    let llmc = args.format == "llmc";
     let (data, dir) = match (&args.config, &args.input, &args.out) {
-        (Some(path), _, _) => {
+        (Some(path), _, out) => {
             let config = RunConfig::load(path, &args.set)?;
-            let dir = config.run_dir();
+            let dir = match (out, llmc) {
+                (None, false) => config.run_dir(),
+                (Some(out), true) => out.clone(),
+                (Some(_), false) => bail!("--out with --config needs --format llmc: a config prepares into its run directory"),
+                (None, true) => bail!("--format llmc with --config needs --out DIR: the directory of llm.c shards to write"),
+            };
             (config.data, dir)
         }
         (None, Some(input), Some(out)) => {
@@ -49,14 +55,20 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
             dir.display()
         );
     }
-    if dir.join(META_FILE).is_file() && !args.overwrite {
+    // An llm.c preparation interrupted before its end continues (its shards are written again).
+    let continuing = llmc && dir.join(LLMC_WORK_DIR).is_dir();
+    if is_prepared_dir(&dir) && !args.overwrite && !continuing {
         bail!(
             "{} already holds prepared data: pass --overwrite to replace it (runs trained from it then cannot resume)",
             dir.display()
         );
     }
     let memory = MemoryCheck::host(!args.no_memory_check)?;
-    let meta = burngpt::data::prepare(&data, &dir, &memory, &mut |m| burngpt::outln!("{m}"))?;
+    let log = &mut |m: &str| burngpt::outln!("{m}");
+    let meta = match llmc {
+        true => burngpt::data::prepare_llmc(&data, &dir, &memory, log)?,
+        false => burngpt::data::prepare(&data, &dir, &memory, log)?,
+    };
     burngpt::outln!("Vocabulary size: {} ({} ids)", meta.vocab_size, meta.dtype);
     Ok(())
 }

@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
     /// A corpus file (`.txt`, `.jsonl`, `.jsonl.gz`, `.jsonl.zst`, `.parquet`; another name is
-    /// read as text), a directory of them (read in name order), or a directory made by
-    /// `burngpt prepare` (relative paths are relative to the working directory).
+    /// read as text), a directory of them (read in name order), a directory made by
+    /// `burngpt prepare`, or a directory of llm.c token shards (with `tokenizer_file` or its own
+    /// `tokenizer.json`) (relative paths are relative to the working directory).
     pub path: PathBuf,
     /// `"char"` (one token per character) or `"bpe"` (byte-level BPE).
     pub tokenizer: TokenizerKind,

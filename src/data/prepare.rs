@@ -20,6 +20,7 @@ use super::progress::mib;
 use super::shards::TokenStream;
 use super::source::TextSource;
 use super::tokenizer::{check_vocab, Tokenizer};
+use super::tokens::ShardFormat;
 use crate::host_memory::MemoryCheck;
 use crate::run_dir::{hash_file, write_atomic, Manifest, META_FILE, TOKENIZER_FILE};
 
@@ -36,6 +37,10 @@ pub struct PreparedData {
     pub train: TokenStream,
     /// Validation tokens (memory-mapped shards).
     pub val: TokenStream,
+    /// burngpt's own directory (`data.json`) or llm.c shards read in place.
+    pub format: ShardFormat,
+    /// The `tokenizer.json` a run saves as its own; its checksum is the one in `meta.files`.
+    pub tokenizer_json: Vec<u8>,
 }
 
 /// What identifies a preparation: the source's contents and every setting that changes the files.
@@ -54,10 +59,16 @@ fn fingerprint(data: &DataConfig, source_hash: &str) -> String {
     )
 }
 
+/// Whether `dir` is a prepared corpus: made by `burngpt prepare` (it has `data.json`), or a
+/// directory of llm.c token shards.
+pub fn is_prepared_dir(dir: &Path) -> bool {
+    dir.join(META_FILE).is_file() || super::llmc_corpus::is_llmc_dir(dir)
+}
+
 /// Where a run in `run_dir` keeps its prepared data: `data.path` when it is a prepared
-/// directory (made by `burngpt prepare`), else the run directory itself.
+/// directory ([`is_prepared_dir`]), else the run directory itself.
 pub fn data_dir(data: &DataConfig, run_dir: &Path) -> PathBuf {
-    if data.path.join(META_FILE).is_file() {
+    if is_prepared_dir(&data.path) {
         data.path.clone()
     } else {
         run_dir.to_path_buf()
@@ -69,22 +80,33 @@ pub fn data_dir(data: &DataConfig, run_dir: &Path) -> PathBuf {
 /// by checksum) with these settings. A resumed run opens its data with [`open_prepared`]
 /// instead and never prepares. A BPE vocabulary beyond the corpus or `memory` is refused first.
 pub fn ensure_prepared(data: &DataConfig, dir: &Path, memory: &MemoryCheck, log: &mut dyn FnMut(&str)) -> Result<PreparedData> {
-    if data.path.join(META_FILE).is_file() {
-        return open_prepared(&data.path);
+    if is_prepared_dir(&data.path) {
+        return open_corpus(&data.path, data.tokenizer_file.as_deref());
     }
+    let reused = prepare_unless_done(data, dir, memory, log)?.1;
+    // Just written and checksummed: no need to read the files back again.
+    open_checked(dir, reused)
+}
+
+/// [`prepare`] into `dir` unless it holds this corpus (by checksum) prepared with these settings
+/// already; returns its description and whether it was there already.
+pub(super) fn prepare_unless_done(
+    data: &DataConfig,
+    dir: &Path,
+    memory: &MemoryCheck,
+    log: &mut dyn FnMut(&str),
+) -> Result<(DataMeta, bool)> {
     let source = TextSource::new(&data.path, &data.text_field)?;
     check_bpe_vocab(data, source.text_bytes_bound(), memory)?;
     let source_hash = source.content_hash()?;
     if let Ok(meta) = read_meta(dir) {
         if meta.matches(data, &source_hash) {
             log(&format!("Using prepared data in {}", dir.display()));
-            return open_prepared(dir);
+            return Ok((meta, true));
         }
         log(&format!("Prepared data in {} is for other settings: preparing again", dir.display()));
     }
-    prepare_source(data, &source, source_hash, dir, log)?;
-    // Just written and checksummed: no need to read the files back again.
-    open_checked(dir, false)
+    Ok((prepare_source(data, &source, source_hash, dir, log)?, false))
 }
 
 /// Tokenizes `data.path` into `dir`: trains (or, for char, collects) the tokenizer on the
@@ -228,18 +250,31 @@ fn check_splits(data: &DataConfig, unit: &str, train: u64, val: u64, least: u64)
     Ok(())
 }
 
-/// Opens a prepared directory and checks its files against their checksums and each other.
+/// Opens a prepared directory and checks its files against their checksums and each other (an
+/// llm.c directory: [`open_corpus`] with its own `tokenizer.json`).
 pub fn open_prepared(dir: &Path) -> Result<PreparedData> {
+    open_corpus(dir, None)
+}
+
+/// Opens the prepared corpus in `dir`: burngpt's (`data.json`), checked against its checksums,
+/// or llm.c shards ([`super::llmc_corpus`]) with the tokenizer at `tokenizer_file`, else the
+/// directory's `tokenizer.json` (a burngpt directory always uses its own).
+pub fn open_corpus(dir: &Path, tokenizer_file: Option<&Path>) -> Result<PreparedData> {
+    if !dir.join(META_FILE).is_file() && super::llmc_corpus::is_llmc_dir(dir) {
+        return super::llmc_corpus::open_llmc(dir, tokenizer_file);
+    }
     open_checked(dir, true)
 }
 
-/// [`open_prepared`], with the checksums checked only when `verify`.
-fn open_checked(dir: &Path, verify: bool) -> Result<PreparedData> {
+/// [`open_prepared`] of burngpt's directory, with the checksums checked only when `verify`.
+pub(super) fn open_checked(dir: &Path, verify: bool) -> Result<PreparedData> {
     let meta = read_meta(dir)?;
     if verify {
         meta.files.verify(dir, &dir.join(META_FILE)).with_context(|| format!("the prepared data in {} cannot be used", dir.display()))?;
     }
-    let tokenizer = Tokenizer::load(&dir.join(TOKENIZER_FILE))?;
+    let tokenizer_path = dir.join(TOKENIZER_FILE);
+    let tokenizer_json = std::fs::read(&tokenizer_path).with_context(|| format!("cannot read tokenizer {}", tokenizer_path.display()))?;
+    let tokenizer = Tokenizer::load(&tokenizer_path)?;
     // The shards are the ones data.json names: a damaged name is reported with it.
     let listed = |split: &str| format!("the {split} split listed in {}", dir.join(META_FILE).display());
     let train = TokenStream::open(dir, &meta.train_shards).with_context(|| listed("training"))?;
@@ -249,5 +284,5 @@ fn open_checked(dir: &Path, verify: bool) -> Result<PreparedData> {
             check_vocab(&tokenizer, file.vocab_size(), &file.path().display().to_string())?;
         }
     }
-    Ok(PreparedData { meta, tokenizer, train, val })
+    Ok(PreparedData { meta, tokenizer, train, val, format: ShardFormat::Burngpt, tokenizer_json })
 }

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
-use super::tokens::{TokenFile, TokenWriter};
+use super::token_writer::TokenWriter;
+use super::tokens::TokenFile;
 
 /// The file name of shard `index` of the split whose shard 0 is `first` (`train.bin`).
 pub fn shard_name(first: &str, index: usize) -> String {
@@ -43,11 +44,25 @@ impl TokenStream {
                 shards[0].path().display()
             );
         }
+        Ok(Self::from_files(shards))
+    }
+
+    /// Opens the llm.c shards `names` of `dir`, in order: headers and sizes are checked now,
+    /// every id against `vocab_size` (the tokenizer's) as it is read.
+    pub fn open_llmc(dir: &Path, names: &[String], vocab_size: usize) -> Result<Self> {
+        if names.is_empty() {
+            bail!("{}: a split without token files", dir.display());
+        }
+        let shards = names.iter().map(|n| TokenFile::open_llmc(&dir.join(n), vocab_size)).collect::<Result<Vec<_>>>()?;
+        Ok(Self::from_files(shards))
+    }
+
+    fn from_files(shards: Vec<TokenFile>) -> Self {
         let mut starts = vec![0];
         for s in &shards {
             starts.push(starts[starts.len() - 1] + s.len());
         }
-        Ok(Self { shards, starts })
+        Self { shards, starts }
     }
 
     /// Number of tokens.

@@ -94,14 +94,18 @@ impl Tokenizer {
 
     /// Writes the tokenizer to `path` atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let json = match self {
+        write_atomic(path, self.to_json()?.as_bytes())
+    }
+
+    /// What [`Tokenizer::save`] writes: a `tokenizer.json`.
+    pub fn to_json(&self) -> Result<String> {
+        Ok(match self {
             Self::Char(t) => serde_json::to_string_pretty(&CharFile {
                 kind: "char".to_string(),
                 chars: t.chars().iter().collect(),
             })?,
             Self::Bpe(t) => t.to_string(true).map_err(|e| anyhow!("cannot serialize the tokenizer: {e}"))?,
-        };
-        write_atomic(path, json.as_bytes())
+        })
     }
 
     /// Which kind this is.

@@ -1,20 +1,21 @@
-//! Token files: `train.bin` / `val.bin`, a 32-byte header then little-endian token ids.
+//! Token files: a header then little-endian token ids, read memory-mapped, so a corpus larger
+//! than memory trains. Two headers ([`ShardFormat`]):
 //!
-//! Header: magic `BGPT`, format version (u32), bytes per token (u32: 2 or 4), vocabulary
-//! size (u32), token count (u64), 8 reserved bytes. Files are read memory-mapped, so a
-//! corpus larger than memory trains.
+//! - burngpt's own (`train.bin` / `val.bin`): magic `BGPT`, format version (u32), bytes per token
+//!   (u32: 2 or 4), vocabulary size (u32), token count (u64), 8 reserved bytes;
+//! - llm.c's token shards (`fineweb_train_000001.bin`), [`super::llmc_header`]: no vocabulary in
+//!   the header, so the reader gives it (the tokenizer's).
 
 use std::fs::File;
-use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use memmap2::Mmap;
 
-use crate::run_dir::{create_new, rename_synced, TempGuard};
+use super::llmc_header::{self, LLMC_HEADER_LEN};
 
-const MAGIC: &[u8; 4] = b"BGPT";
-const VERSION: u32 = 1;
+pub(super) const MAGIC: &[u8; 4] = b"BGPT";
+pub(super) const VERSION: u32 = 1;
 /// Bytes before the first token.
 pub const HEADER_LEN: usize = 32;
 
@@ -54,69 +55,22 @@ impl TokenDtype {
     }
 }
 
-/// Streams token ids into a new token file: a temporary beside it (`train.bin.tmp`), renamed into
-/// place by `finish`. A writer dropped unfinished (a failed write, a full disk) removes its
-/// temporary, so a failed `prepare` leaves no partial token file filling the disk.
-pub struct TokenWriter {
-    out: BufWriter<File>,
-    tmp: PathBuf,
-    guard: TempGuard,
-    path: PathBuf,
-    dtype: TokenDtype,
-    vocab_size: usize,
-    count: u64,
+/// Which header a token file has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardFormat {
+    /// burngpt's own 32-byte header, with the vocabulary size.
+    Burngpt,
+    /// llm.c's 1024-byte header (magic, version, count).
+    Llmc,
 }
 
-impl TokenWriter {
-    /// Starts `path` for ids below `vocab_size`. Whatever is at the temporary's name (a
-    /// temporary a crash left, a link planted there) is replaced, never written through.
-    pub fn create(path: &Path, vocab_size: usize) -> Result<Self> {
-        let tmp = path.with_extension("bin.tmp");
-        let file = create_new(&tmp)?;
-        let guard = TempGuard::new(&tmp);
-        let mut out = BufWriter::new(file);
-        out.write_all(&[0u8; HEADER_LEN]).with_context(|| format!("cannot write {}", tmp.display()))?;
-        let dtype = TokenDtype::for_vocab(vocab_size);
-        Ok(Self { out, tmp, guard, path: path.to_path_buf(), dtype, vocab_size, count: 0 })
-    }
-
-    /// Appends `ids`.
-    pub fn push(&mut self, ids: &[u32]) -> Result<()> {
-        for &id in ids {
-            if id as usize >= self.vocab_size {
-                bail!("token id {id} is outside the vocabulary of {} ids", self.vocab_size);
-            }
-            let written = match self.dtype {
-                TokenDtype::U16 => self.out.write_all(&(id as u16).to_le_bytes()),
-                TokenDtype::U32 => self.out.write_all(&id.to_le_bytes()),
-            };
-            written.with_context(|| format!("cannot write {}", self.tmp.display()))?;
+impl ShardFormat {
+    /// Bytes before the first token.
+    pub fn header_len(self) -> usize {
+        match self {
+            Self::Burngpt => HEADER_LEN,
+            Self::Llmc => LLMC_HEADER_LEN,
         }
-        self.count += ids.len() as u64;
-        Ok(())
-    }
-
-    /// Tokens pushed so far.
-    pub fn count(&self) -> u64 {
-        self.count
-    }
-
-    /// Writes the header, syncs and renames the file into place; returns the token count.
-    pub fn finish(self) -> Result<u64> {
-        let Self { mut out, tmp, guard, path, dtype, vocab_size, count } = self;
-        let mut header = [0u8; HEADER_LEN];
-        header[0..4].copy_from_slice(MAGIC);
-        header[4..8].copy_from_slice(&VERSION.to_le_bytes());
-        header[8..12].copy_from_slice(&(dtype.bytes() as u32).to_le_bytes());
-        header[12..16].copy_from_slice(&(vocab_size as u32).to_le_bytes());
-        header[16..24].copy_from_slice(&count.to_le_bytes());
-        let written = out.seek(SeekFrom::Start(0)).and_then(|_| out.write_all(&header));
-        written.with_context(|| format!("cannot write {}", tmp.display()))?;
-        let file = out.into_inner().map_err(|e| e.into_error()).with_context(|| format!("cannot write {}", tmp.display()))?;
-        file.sync_all().with_context(|| format!("cannot sync {}", tmp.display()))?;
-        rename_synced(&tmp, &path)?;
-        guard.keep();
-        Ok(count)
     }
 }
 
@@ -124,21 +78,43 @@ impl TokenWriter {
 pub struct TokenFile {
     map: Mmap,
     path: PathBuf,
+    format: ShardFormat,
     dtype: TokenDtype,
     vocab_size: usize,
     len: usize,
 }
 
+/// `path`, mapped read-only.
+fn map_file(path: &Path) -> Result<Mmap> {
+    let file = File::open(path).with_context(|| format!("cannot open token file {}", path.display()))?;
+    // SAFETY: the file is opened read-only and token files are only ever replaced by rename,
+    // never modified in place, so the mapping stays valid while it is used.
+    unsafe { Mmap::map(&file) }.with_context(|| format!("cannot map {}", path.display()))
+}
+
 impl TokenFile {
-    /// Opens and checks `path`: magic, version, dtype, and a size that matches the header.
+    /// Opens an llm.c shard and checks its header and size ([`llmc_header::parse`]); its ids
+    /// are checked against `vocab_size` (the tokenizer's) as they are read.
+    pub fn open_llmc(path: &Path, vocab_size: usize) -> Result<Self> {
+        let map = map_file(path)?;
+        if map.starts_with(MAGIC) {
+            bail!(
+                "{} is a burngpt token file, not an llm.c shard, and its directory has no data.json: an interrupted \
+                 `burngpt prepare`? Prepare it again, or keep only llm.c shards there",
+                path.display()
+            );
+        }
+        let (dtype, len) = llmc_header::parse(&map, path)?;
+        Ok(Self { map, path: path.to_path_buf(), format: ShardFormat::Llmc, dtype, vocab_size, len })
+    }
+
+    /// Opens and checks a burngpt token file: magic, version, dtype, and a size that matches the header.
     pub fn open(path: &Path) -> Result<Self> {
-        let file = File::open(path).with_context(|| format!("cannot open token file {}", path.display()))?;
-        // SAFETY: the file is opened read-only and token files are only ever replaced by
-        // rename, never modified in place, so the mapping stays valid while it is used.
-        let map = unsafe { Mmap::map(&file) }.with_context(|| format!("cannot map {}", path.display()))?;
+        let map = map_file(path)?;
         let shown = path.display();
         if map.len() < HEADER_LEN || &map[0..4] != MAGIC {
-            bail!("{shown} is not a burngpt token file (bad header); run `burngpt prepare` again");
+            let llmc = if llmc_header::has_llmc_magic(&map) { " (it is an llm.c shard: use its directory as data.path)" } else { "" };
+            bail!("{shown} is not a burngpt token file (bad header){llmc}; run `burngpt prepare` again");
         }
         let u32_at = |at: usize| u32::from_le_bytes([map[at], map[at + 1], map[at + 2], map[at + 3]]);
         let version = u32_at(4);
@@ -166,7 +142,17 @@ impl TokenFile {
         }
         // At most the file's length, so it fits a usize.
         let len = len as usize;
-        Ok(Self { map, path: path.to_path_buf(), dtype, vocab_size, len })
+        Ok(Self { map, path: path.to_path_buf(), format: ShardFormat::Burngpt, dtype, vocab_size, len })
+    }
+
+    /// Which header it has.
+    pub fn format(&self) -> ShardFormat {
+        self.format
+    }
+
+    /// The whole file: header and ids.
+    pub fn bytes(&self) -> &[u8] {
+        &self.map
     }
 
     /// Number of tokens.
@@ -179,7 +165,8 @@ impl TokenFile {
         self.len == 0
     }
 
-    /// The vocabulary size recorded when the file was written.
+    /// The vocabulary its ids are checked against: recorded when the file was written (burngpt),
+    /// or the tokenizer's (llm.c).
     pub fn vocab_size(&self) -> usize {
         self.vocab_size
     }
@@ -194,20 +181,27 @@ impl TokenFile {
         &self.path
     }
 
-    /// Appends tokens `start..start + n` to `out`, checking each id against the vocabulary.
+    /// Appends tokens `start..start + n` to `out`, checking each id against the vocabulary: a
+    /// damaged id is an error naming the file and the token's index in it.
     pub fn read_into(&self, start: usize, n: usize, out: &mut Vec<i64>) -> Result<()> {
         if start + n > self.len {
             bail!("{}: window {start}..{} is past the last token ({})", self.path.display(), start + n, self.len);
         }
-        let width = self.dtype.bytes();
-        let bytes = &self.map[HEADER_LEN + start * width..HEADER_LEN + (start + n) * width];
-        for chunk in bytes.chunks_exact(width) {
+        let (width, header) = (self.dtype.bytes(), self.format.header_len());
+        let bytes = &self.map[header + start * width..header + (start + n) * width];
+        for (k, chunk) in bytes.chunks_exact(width).enumerate() {
             let id = match self.dtype {
                 TokenDtype::U16 => u16::from_le_bytes([chunk[0], chunk[1]]) as u32,
                 TokenDtype::U32 => u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]),
             };
             if id as usize >= self.vocab_size {
-                bail!("{}: token id {id} is outside its vocabulary of {} (corrupted file)", self.path.display(), self.vocab_size);
+                bail!(
+                    "{}: token id {id} (token {} of the file) is outside its vocabulary of {} (corrupted file, or \
+                     another tokenizer's)",
+                    self.path.display(),
+                    start + k,
+                    self.vocab_size
+                );
             }
             out.push(id as i64);
         }
@@ -219,47 +213,5 @@ impl TokenFile {
         let mut out = Vec::with_capacity(self.len);
         self.read_into(0, self.len, &mut out)?;
         Ok(out.into_iter().map(|t| t as u32).collect())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_writer_dropped_unfinished_removes_its_temporary_and_a_finished_one_leaves_the_file() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("train.bin");
-        let mut writer = TokenWriter::create(&path, 100).expect("create");
-        writer.push(&[1, 2, 3]).expect("push");
-        let tmp = dir.path().join("train.bin.tmp");
-        assert!(tmp.is_file(), "the tokens go to the temporary first");
-        drop(writer); // as when a push fails: the error returns and drops it
-        assert!(!tmp.exists(), "an unfinished token file is removed");
-        assert!(!path.exists());
-
-        let mut writer = TokenWriter::create(&path, 100).expect("create");
-        writer.push(&[7, 8]).expect("push");
-        assert_eq!(writer.finish().expect("finish"), 2);
-        assert!(!tmp.exists());
-        assert_eq!(TokenFile::open(&path).expect("open").to_vec().expect("read"), vec![7, 8]);
-    }
-
-    /// A header whose count times the token width passes 2^64: 2^63 + 3 two-byte tokens wrap to
-    /// the 6 bytes of 3 tokens, which the file has. It overflowed (a panic with overflow checks,
-    /// and without them a file of 2^63 + 3 tokens whose reads went past its end).
-    #[test]
-    fn a_count_that_overflows_the_size_is_an_error_naming_the_file() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("train.bin");
-        let mut w = TokenWriter::create(&path, 10).expect("create");
-        w.push(&[1, 2, 3]).expect("push");
-        w.finish().expect("finish");
-        let mut bytes = std::fs::read(&path).expect("read");
-        bytes[16..24].copy_from_slice(&((1u64 << 63) + 3).to_le_bytes());
-        std::fs::write(&path, &bytes).expect("write");
-        let err = format!("{:#}", TokenFile::open(&path).err().expect("a bogus count fails"));
-        assert!(err.contains("train.bin is truncated or corrupted"), "{err}");
-        assert!(err.contains("promises 9223372036854775811 u16 tokens (more than 2^64 bytes)"), "{err}");
     }
 }

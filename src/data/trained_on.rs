@@ -15,8 +15,9 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::config::DataConfig;
-use super::prepare::{open_prepared, PreparedData};
-use crate::run_dir::{hash_file, write_atomic, Manifest, META_FILE, TOKENIZER_FILE, TRAINED_ON_FILE};
+use super::prepare::{is_prepared_dir, open_corpus, PreparedData};
+use super::tokens::ShardFormat;
+use crate::run_dir::{hash_file, write_atomic, Manifest, TOKENIZER_FILE, TRAINED_ON_FILE};
 
 /// What a run recorded about its data when it started.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,19 +64,20 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 pub fn run_data_dir(data: &DataConfig, run_root: &Path) -> Result<PathBuf> {
     match TrainedOn::read(run_root)? {
         Some(TrainedOn { dir: None, .. }) => Ok(run_root.to_path_buf()),
-        Some(TrainedOn { dir: Some(dir), .. }) if dir.join(META_FILE).is_file() => Ok(dir),
+        Some(TrainedOn { dir: Some(dir), .. }) if is_prepared_dir(&dir) => Ok(dir),
         _ => Ok(super::prepare::data_dir(data, run_root)),
     }
 }
 
 /// Opens the prepared data of the run in `run_root` (checked against the checksums in its
 /// `data.json`) and checks that it is the data the run recorded: an error names the directory
-/// when it was prepared again since, or cannot be found.
+/// when it was prepared again since, or cannot be found. llm.c shards are read with the run's
+/// own `tokenizer.json`, the one it trained with (`data.tokenizer_file` may have moved since).
 pub fn open_run_data(data: &DataConfig, run_root: &Path) -> Result<PreparedData> {
     let record = TrainedOn::read(run_root)?;
     let dir = run_data_dir(data, run_root)?;
     if let Some(TrainedOn { dir: Some(recorded), .. }) = &record {
-        if !dir.join(META_FILE).is_file() {
+        if !is_prepared_dir(&dir) {
             bail!(
                 "the run {} trained on the prepared data in {}, which holds none now (data.path = {}): \
                  prepare the same corpus there again with the same settings, or restore it",
@@ -85,9 +87,21 @@ pub fn open_run_data(data: &DataConfig, run_root: &Path) -> Result<PreparedData>
             );
         }
     }
-    let prepared = open_prepared(&dir)
+    let own = run_root.join(TOKENIZER_FILE);
+    // (A burngpt directory always uses its own.)
+    let tokenizer = own.is_file().then_some(own.as_path());
+    let prepared = open_corpus(&dir, tokenizer.or(data.tokenizer_file.as_deref()))
         .with_context(|| format!("the data of the run {} in {} is missing or damaged", run_root.display(), dir.display()))?;
     if let Some(record) = record {
+        if prepared.meta.files != record.files && prepared.format == ShardFormat::Llmc {
+            bail!(
+                "{} is not the llm.c corpus the run {} trained on: its shards (names, sizes, first and last 64 KiB) or \
+                 its tokenizer differ from those recorded in {}; restore the original shards, or start a new run",
+                dir.display(),
+                run_root.display(),
+                run_root.join(TRAINED_ON_FILE).display()
+            );
+        }
         if prepared.meta.files != record.files {
             bail!(
                 "{} is not the data the run {} trained on: it was prepared again since (its tokenizer or token files \

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use crate::run_dir::write_atomic;
 
 /// The columns, in file order.
-const COLUMNS: [&str; 10] = [
+const COLUMNS: [&str; 9] = [
     "step",
     "epoch",
     "train_loss",
@@ -19,10 +19,9 @@ const COLUMNS: [&str; 10] = [
     "grad_norm",
     "tokens_per_sec",
     "elapsed_s",
-    "hellaswag_acc_norm",
 ];
 
-/// The columns of files written before `val_bpb` and `hellaswag_acc_norm`: still read (a run
+/// The columns of files written before `val_bpb`: still read (a run
 /// resumed from one is rewritten with today's columns).
 const OLD_COLUMNS: [&str; 8] = ["step", "epoch", "train_loss", "val_loss", "lr", "grad_norm", "tokens_per_sec", "elapsed_s"];
 
@@ -47,8 +46,6 @@ pub struct MetricsRow {
     pub tokens_per_sec: Option<f64>,
     /// Seconds since training started.
     pub elapsed_s: f64,
-    /// HellaSwag accuracy (length-normalised), when scored during training.
-    pub hellaswag_acc_norm: Option<f64>,
 }
 
 /// Appends rows to `metrics.csv`, flushing each so a crash loses nothing logged.
@@ -106,7 +103,6 @@ fn format_row(row: &MetricsRow) -> String {
         cell(row.grad_norm),
         cell(row.tokens_per_sec),
         format!("{:.3}", row.elapsed_s),
-        cell(row.hellaswag_acc_norm),
     ]
     .join(",")
 }
@@ -160,7 +156,6 @@ fn parse_row(header: &[&str], line: &str) -> Option<MetricsRow> {
         grad_norm: opt("grad_norm")?,
         tokens_per_sec: opt("tokens_per_sec")?,
         elapsed_s: opt("elapsed_s")?.unwrap_or(0.0),
-        hellaswag_acc_norm: opt("hellaswag_acc_norm")?,
     })
 }
 
@@ -205,7 +200,7 @@ mod tests {
     fn a_link_planted_at_the_metrics_file_is_replaced_not_written_through() {
         let dir = tempfile::tempdir().expect("temp dir");
         let outside = dir.path().join("outside.csv");
-        std::fs::write(&outside, format!("{}\n1,1,9,,,,,,1.000,\n", COLUMNS.join(","))).expect("write");
+        std::fs::write(&outside, format!("{}\n1,1,9,,,,,,1.000\n", COLUMNS.join(","))).expect("write");
         let path = dir.path().join("metrics.csv");
         for keep_up_to in [None, Some(1)] {
             let _ = std::fs::remove_file(&path);
@@ -213,7 +208,7 @@ mod tests {
             let mut writer = MetricsWriter::open(&path, keep_up_to).expect("open");
             writer.write(&row(1, 2.0)).expect("row");
             drop(writer);
-            assert_eq!(std::fs::read_to_string(&outside).expect("read"), format!("{}\n1,1,9,,,,,,1.000,\n", COLUMNS.join(",")));
+            assert_eq!(std::fs::read_to_string(&outside).expect("read"), format!("{}\n1,1,9,,,,,,1.000\n", COLUMNS.join(",")));
             assert!(std::fs::symlink_metadata(&path).expect("meta").is_file());
             let rows = read_metrics(&path).expect("read").rows;
             assert_eq!(rows.iter().map(|r| r.train_loss).collect::<Vec<_>>(), vec![Some(2.0)], "{keep_up_to:?}");
@@ -238,7 +233,7 @@ mod tests {
         let text = std::fs::read_to_string(&path).expect("read");
         assert_eq!(
             text,
-            format!("{}\n0,1,,4.17,,,,,0.500,\n10,1,3.5,,,0.001,1.25,900,2.000,\n20,1,,3,1.5,,,,0.000,\n", COLUMNS.join(","))
+            format!("{}\n0,1,,4.17,,,,,0.500\n10,1,3.5,,,0.001,1.25,900,2.000\n20,1,,3,1.5,,,,0.000\n", COLUMNS.join(","))
         );
     }
 }

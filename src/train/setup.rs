@@ -1,7 +1,7 @@
 //! Building a run before its first step: data prepared, model and learner built or restored
 //! from the last checkpoint, the step count, the validation batches and the monitor.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use burn::module::Module;
 use burngpt_ops::FusedAutodiffBackend;
 
@@ -13,10 +13,10 @@ use super::monitor::{group, Monitor};
 use super::samples::Samples;
 use crate::checkpoint::{self, Checkpoint, TrainState, Which};
 use crate::dist::{self, Collective};
-use crate::data::{data_dir, ensure_prepared, open_prepared, run_data_dir, Batch, PreparedData, Sampler, TrainedOn};
+use crate::data::{data_dir, ensure_prepared, open_corpus, run_data_dir, Batch, PreparedData, Sampler, ShardFormat, TrainedOn};
 use crate::host_memory::MemoryCheck;
 use crate::model::Gpt;
-use crate::run_dir::{hash_file, write_atomic, RunDir, OPTIM_FILE, TOKENIZER_FILE};
+use crate::run_dir::{hash_bytes, hash_file, write_atomic, RunDir, OPTIM_FILE};
 use crate::seed::{self, Stream};
 
 /// Where [`train`](super::train) begins.
@@ -106,13 +106,23 @@ impl<B: FusedAutodiffBackend> Run<B> {
                 comm.barrier();
                 match prepared {
                     Some(data) => data,
-                    None => open_prepared(&data_dir(&config.data, run.root()))?,
+                    None => open_corpus(&data_dir(&config.data, run.root()), config.data.tokenizer_file.as_deref())?,
                 }
             }
         };
         let meta = &data.meta;
-        crate::outln!("Loaded {} characters of text", group(meta.chars as usize));
-        crate::outln!("Train: {} chars, Val: {} chars", group(meta.train_chars as usize), group(meta.val_chars as usize));
+        match data.format {
+            ShardFormat::Burngpt => {
+                crate::outln!("Loaded {} characters of text", group(meta.chars as usize));
+                crate::outln!("Train: {} chars, Val: {} chars", group(meta.train_chars as usize), group(meta.val_chars as usize));
+            }
+            ShardFormat::Llmc => crate::outln!(
+                "Loaded llm.c token shards from {}: {} train, {} val",
+                meta.source.display(),
+                meta.train_shards.len(),
+                meta.val_shards.len()
+            ),
+        }
         crate::outln!("Tokens: {} train, {} val ({})", group(data.train.len()), group(data.val.len()), meta.dtype);
         crate::outln!("\nTokenizer: {}", data.tokenizer.describe());
         let vocab_size = data.tokenizer.vocab_size();
@@ -201,15 +211,14 @@ fn prepare_resume(run: &RunDir, which: Which, from: Option<&Checkpoint>) -> Resu
 }
 
 /// A new run's data (rank 0): prepared in the run directory unless `data.path` is a prepared
-/// directory, whose tokenizer the run then copies byte for byte (a resume compares the two);
-/// which data it is goes into `trained_on.json`, which every later reader of the run checks.
+/// directory (burngpt's, or llm.c shards), whose tokenizer the run then copies byte for byte (a
+/// resume compares the two); which data it is goes into `trained_on.json`, which every later
+/// reader of the run checks.
 fn fresh_data(config: &RunConfig, run: &RunDir, memory: &MemoryCheck) -> Result<PreparedData> {
     let data = ensure_prepared(&config.data, run.root(), memory, &mut |m| crate::outln!("{m}"))?;
     let dir = data_dir(&config.data, run.root());
     if dir != run.root() {
-        let path = dir.join(TOKENIZER_FILE);
-        let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        write_atomic(&run.tokenizer(), &bytes)?;
+        write_atomic(&run.tokenizer(), &data.tokenizer_json)?;
     }
     TrainedOn::record(run.root(), &dir, &data)?;
     Ok(data)
@@ -223,7 +232,7 @@ fn open_run_data(config: &RunConfig, run: &RunDir) -> Result<PreparedData> {
     let data = crate::data::open_run_data(&config.data, run.root())
         .map_err(|err| err.context(format!("cannot resume {}", run.root().display())))?;
     let dir = run_data_dir(&config.data, run.root())?;
-    if dir != run.root() && hash_file(&dir.join(TOKENIZER_FILE))? != hash_file(&run.tokenizer())? {
+    if dir != run.root() && hash_bytes(&data.tokenizer_json) != hash_file(&run.tokenizer())? {
         bail!(
             "cannot resume {}: {} was prepared again with another tokenizer than the run's {}",
             run.root().display(),
