@@ -70,14 +70,27 @@ pub(super) fn list_shards(dir: &Path) -> Result<Listing> {
     Ok(listing)
 }
 
-/// Whether `dir` is a directory of llm.c shards: a directory without `data.json` that holds
-/// `.bin` files (whether they are llm.c shards, [`open_llmc`] checks and says).
+/// Whether `dir` is a directory of llm.c shards: a directory without `data.json` holding a `.bin`
+/// file that starts with an llm.c magic number (whether every shard is sound, [`open_llmc`]
+/// checks and says). burngpt's own token files start otherwise, so the shards of an interrupted
+/// `prepare` (no `data.json` yet) are not taken for an llm.c corpus.
 pub fn is_llmc_dir(dir: &Path) -> bool {
     if !dir.is_dir() || dir.join(META_FILE).exists() {
         return false;
     }
     let Ok(entries) = std::fs::read_dir(dir) else { return false };
-    entries.flatten().any(|e| e.file_name().to_str().is_some_and(|n| n.ends_with(".bin") && !n.starts_with('.')))
+    entries.flatten().any(|e| {
+        let named = e.file_name().to_str().is_some_and(|n| n.ends_with(".bin") && !n.starts_with('.'));
+        named && e.file_type().is_ok_and(|t| t.is_file()) && starts_with_llmc_magic(&e.path())
+    })
+}
+
+/// Whether the file's first 4 bytes are llm.c's GPT-2 (20240520) or Llama 3 (20240801) magic.
+fn starts_with_llmc_magic(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok()
+        && matches!(i32::from_le_bytes(magic), 20240520 | 20240801)
 }
 
 /// Opens the llm.c corpus in `dir` with the tokenizer at `tokenizer_file` (a `tokenizer.json`,

@@ -1,6 +1,8 @@
 //! llm.c token shards: written by `prepare --format llmc` and read by a Python reader of llm.c's
 //! format; written by llm.c's own Python writer and read by burngpt; trained on, resumed, and
 //! damaged. Fixtures: tests/fixtures/llmc (make_fixture.py beside them says how they were made).
+//! Data formats and a CPU run: the same on every backend, so not run again under wgpu.
+#![cfg(not(feature = "wgpu"))]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
