@@ -12,7 +12,7 @@ const LAYERS: [&[&str]; 5] = [
     &["run_dir", "seed", "test_util", "dist", "host_memory"],
     &["checkpoint"],
     &["model", "data", "report"],
-    &["train", "generate", "hf"],
+    &["train", "generate", "hf", "hellaswag"],
     &["config", "bench", "backend", "cli"],
 ];
 

@@ -21,7 +21,7 @@ use anyhow::{bail, Context, Result};
 
 use super::config::{default_bpe_sample_bytes, default_sample_seed, default_shard_tokens};
 use super::meta::DataMeta;
-use super::prepare::PreparedData;
+use super::prepared::PreparedData;
 use super::shards::TokenStream;
 use super::tokenizer::{load_tokenizer, Tokenizer};
 use super::tokens::{ShardFormat, TokenFile};
@@ -196,6 +196,10 @@ mod tests {
         let listing = list_shards(dir.path()).expect("lists");
         assert_eq!(listing.train, ["fineweb_train_000001.bin", "fineweb_train_000002.bin", "train.bin"]);
         assert_eq!(listing.val, ["fineweb_val_000000.bin", "tiny-val.bin"]);
+        // Empty .bin files (as an interrupted prepare's burngpt shards) do not make an llm.c corpus;
+        // a file starting with 20240520 = 0x0134D888 (little-endian 88 D8 34 01) does.
+        assert!(!is_llmc_dir(dir.path()));
+        std::fs::write(dir.path().join("fineweb_val_000000.bin"), [0x88, 0xD8, 0x34, 0x01]).expect("write");
         assert!(is_llmc_dir(dir.path()));
         std::fs::write(dir.path().join("x_train_val.bin"), b"").expect("write");
         let err = format!("{:#}", list_shards(dir.path()).err().expect("fails"));

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
-use super::tokens::TokenDtype;
+use super::token_dtype::TokenDtype;
 
 /// Bytes before the first token of an llm.c shard: 256 int32.
 pub const LLMC_HEADER_LEN: usize = 256 * 4;

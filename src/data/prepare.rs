@@ -27,21 +27,7 @@ use crate::run_dir::{hash_file, write_atomic, Manifest, META_FILE, TOKENIZER_FIL
 /// Changes whenever the same inputs and settings would give other files.
 const FORMAT: &str = "prepare-2";
 
-/// A prepared corpus, opened for training.
-pub struct PreparedData {
-    /// What it holds.
-    pub meta: DataMeta,
-    /// Its tokenizer.
-    pub tokenizer: Tokenizer,
-    /// Training tokens (memory-mapped shards).
-    pub train: TokenStream,
-    /// Validation tokens (memory-mapped shards).
-    pub val: TokenStream,
-    /// burngpt's own directory (`data.json`) or llm.c shards read in place.
-    pub format: ShardFormat,
-    /// The `tokenizer.json` a run saves as its own; its checksum is the one in `meta.files`.
-    pub tokenizer_json: Vec<u8>,
-}
+pub use super::prepared::PreparedData;
 
 /// What identifies a preparation: the source's contents and every setting that changes the files.
 fn fingerprint(data: &DataConfig, source_hash: &str) -> String {
