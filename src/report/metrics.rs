@@ -1,12 +1,12 @@
 //! `metrics.csv`: one row per logged or evaluated step.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::run_dir::write_atomic;
+use crate::run_dir::rewrite_then_append;
 
 /// The columns, in file order.
 const COLUMNS: [&str; 9] = [
@@ -73,13 +73,7 @@ impl MetricsWriter {
                 text.push('\n');
             }
         }
-        write_atomic(path, text.as_bytes())?;
-        let mut options = OpenOptions::new();
-        options.append(true);
-        // The file just renamed into place; should a link have replaced it since, it is refused.
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
-        let file = options.open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let file = rewrite_then_append(path, text.as_bytes())?;
         Ok(Self { out: BufWriter::new(file) })
     }
 

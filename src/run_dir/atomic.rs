@@ -22,6 +22,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Writes `bytes` to `path` as [`write_atomic`] does, then opens that file for appending; should
+/// a link have replaced it since the rename, it is refused (`O_NOFOLLOW`), never written through.
+/// For logs that grow (metrics.csv, samples.txt): rewritten whole once, then appended to.
+pub fn rewrite_then_append(path: &Path, bytes: &[u8]) -> Result<fs::File> {
+    write_atomic(path, bytes)?;
+    let mut options = fs::OpenOptions::new();
+    options.append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    options.open(path).with_context(|| format!("cannot open {}", path.display()))
+}
+
 /// Renames `from` to `to` (a file or a directory) and syncs the directory that holds `to`.
 pub fn rename_synced(from: &Path, to: &Path) -> Result<()> {
     fs::rename(from, to).with_context(|| format!("cannot rename {} to {}", from.display(), to.display()))?;

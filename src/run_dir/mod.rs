@@ -19,7 +19,7 @@ mod checksum;
 mod lock;
 mod temp;
 
-pub use atomic::{rename_synced, sync_dir, write_atomic, write_synced};
+pub use atomic::{rename_synced, rewrite_then_append, sync_dir, write_atomic, write_synced};
 pub use checksum::{hash_bytes, hash_file, hash_files, Manifest};
 pub use lock::{LockPurpose, RunLock};
 pub use temp::{create_new, remove_stale, temp_path, TempGuard};

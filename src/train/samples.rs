@@ -9,7 +9,7 @@
 //! draws the same samples as one that never stopped. It runs on the inference backend and uses
 //! no training RNG.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
@@ -20,7 +20,7 @@ use super::config::TrainingConfig;
 use crate::data::Tokenizer;
 use crate::generate::{generate, SamplingConfig};
 use crate::model::Gpt;
-use crate::run_dir::write_atomic;
+use crate::run_dir::rewrite_then_append;
 use crate::seed::{self, Stream};
 
 /// How a sample is drawn: nanoGPT's `sample.py` defaults.
@@ -60,12 +60,7 @@ impl Samples {
             }
             _ => String::new(),
         };
-        write_atomic(path, kept.as_bytes())?;
-        let mut options = OpenOptions::new();
-        options.append(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
-        let file = options.open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let file = rewrite_then_append(path, kept.as_bytes())?;
         Ok(Some(Self { every: t.sample_every, tokens: t.sample_tokens, seed: t.seed, prompt, file }))
     }
 
