@@ -2,9 +2,10 @@
 //! computes the same logits, loss, gradient norm and 5 training steps as the ndarray CPU
 //! reference, from the same initial weights and batches.
 //!
-//! Run for each backend with `cargo test --test parity --features <backend>`. In the default
-//! build the selected backend *is* the reference, so the test reports that and checks nothing;
-//! `.ci/run` runs it with `--features flex` and `--features wgpu` (lavapipe).
+//! Flex is checked in every build that compiles it, the default one included (its `flex-sampling`
+//! feature): `cargo test` runs it. The backend the build selected is checked when it is neither the
+//! reference nor flex: `.ci/run` runs this file with `--features wgpu` (lavapipe); `--features cuda`
+//! on an NVIDIA machine.
 //!
 //! Tolerances. Both sides compute in float32 (unit roundoff u = 6e-8) but sum in different
 //! orders (blocked GEMMs, tree reductions on the GPU), so each dot product or reduction of
@@ -94,24 +95,37 @@ fn run<B: burngpt_ops::FusedAutodiffBackend>(model: Gpt<B>, device: &B::Device) 
     (logits, losses, norms)
 }
 
+/// Flex, in every build that has it (the default build samples on it; `--features flex` trains on it).
+#[cfg(any(feature = "flex", feature = "flex-sampling"))]
+#[test]
+fn flex_matches_the_ndarray_reference() {
+    check::<Autodiff<burn::backend::Flex>>("flex", &Default::default());
+}
+
+/// The GPU backend this build selected (wgpu, cuda); ndarray is the reference and flex has its own test.
 #[test]
 fn selected_backend_matches_the_ndarray_reference() {
-    if backend::name() == "ndarray" {
-        eprintln!("parity: this build selected ndarray, the reference itself; build with --features flex|wgpu|cuda");
+    if matches!(backend::name(), "ndarray" | "flex") {
+        eprintln!("parity: this build trains on {}, checked by the other test; build with --features wgpu|cuda", backend::name());
         return;
     }
+    let device = backend::device(None).expect("the selected backend has a usable device");
+    check::<backend::Training>(backend::name(), &device);
+}
+
+/// `B` on `device` against the ndarray reference, from the same weights.
+fn check<B: burngpt_ops::FusedAutodiffBackend>(name: &str, device: &B::Device) {
     let cfg = config();
     let ref_device = Default::default();
     let reference: Gpt<Reference> = init_model(&cfg, 42, &ref_device);
     // The same weights on the backend under test, through the checkpoint format.
     let dir = tempfile::tempdir().expect("tempdir");
     write_atomic(&dir.path().join("model.mpk"), &model_bytes(reference.clone()).expect("record")).expect("write");
-    let device = backend::device(None).expect("the selected backend has a usable device");
-    let tested: Gpt<backend::Training> = load_model(&cfg, dir.path(), &device).expect("load");
+    let tested: Gpt<B> = load_model(&cfg, dir.path(), device).expect("load");
 
     let (ref_logits, ref_losses, ref_norms) = run(reference, &ref_device);
-    let (logits, losses, norms) = run(tested, &device);
-    eprintln!("parity ({}): reference losses {ref_losses:?}\n  tested losses {losses:?}", backend::name());
+    let (logits, losses, norms) = run(tested, device);
+    eprintln!("parity ({name}): reference losses {ref_losses:?}\n  tested losses {losses:?}");
 
     let worst = logits.iter().zip(&ref_logits).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
     eprintln!("  max |logit difference| = {worst:.3e}");

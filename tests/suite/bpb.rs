@@ -1,4 +1,6 @@
 //! Bits per byte: in metrics.csv, on the validation log line and in `eval`'s result.
+// CPU builds only (CI's lavapipe run skips it): the figures are host arithmetic over eval's per-target losses; parity checks the losses on each backend.
+#![cfg(not(feature = "wgpu"))]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -2,6 +2,8 @@
 //! scored its 120 examples with the random GPT-2 of tests/fixtures/hf_gpt2 by llm.c's method
 //! (karpathy/llm.c dev/data/hellaswag.py, rows cut to the model's 64 positions), and measured the
 //! loss `eval --hf --data` reports on the first 5,000 characters of tinyshakespeare.
+// CPU builds only (CI's lavapipe run skips it): scoring is host arithmetic over the model's losses; parity checks the model on each backend.
+#![cfg(not(feature = "wgpu"))]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
