@@ -27,7 +27,7 @@ pub enum Command {
     Train(TrainArgs),
     /// Tokenize a corpus once into train.bin / val.bin plus its tokenizer.
     Prepare(PrepareArgs),
-    /// Redraw loss.png and loss.svg from a run's metrics.csv.
+    /// Redraw loss.png and loss.svg from a run's metrics.csv, or compare runs' validation curves.
     Plot(PlotArgs),
     /// Sample text from a trained run's saved model.
     Generate(GenerateArgs),
@@ -212,9 +212,14 @@ pub struct PrepareArgs {
 /// Options of `plot`.
 #[derive(Debug, Args, Clone)]
 pub struct PlotArgs {
-    /// The run directory, e.g. artifacts/small.
-    #[arg(long, value_name = "DIR")]
-    pub run: PathBuf,
+    /// The run directory, e.g. artifacts/small; repeat it with --out to draw several runs'
+    /// validation curves in one picture.
+    #[arg(long, value_name = "DIR", required = true)]
+    pub run: Vec<PathBuf>,
+    /// The comparison picture (.png or .svg) of every --run's validation loss against step and
+    /// against seconds; without it, one --run's loss.png and loss.svg are redrawn.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// Options of `train`.

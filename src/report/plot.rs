@@ -16,51 +16,70 @@ const SIZE: (u32, u32) = (1000, 750);
 
 /// DejaVu Sans (Bitstream Vera license, `assets/DejaVuSans-LICENSE.txt`), embedded so
 /// plots render the same everywhere without system fonts.
-static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+pub(super) static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
 /// Reads the run's metrics.csv and writes `loss.png` and `loss.svg` beside it. The lr panel
 /// draws `lr_at(step)` at every step up to the last logged one when the schedule is given (the
 /// logged rows alone miss most of a short warmup), else the logged values.
 pub fn plot_run(run: &RunDir, lr_at: Option<&dyn Fn(usize) -> f64>) -> Result<()> {
     let rows = read_metrics(&run.metrics())?.rows;
+    register_font();
+    let [png, svg] = run.plots();
+    // Rendered into memory and written beside each file, then renamed over it: a link planted at
+    // either name is replaced, never written through, and a crash leaves no torn plot.
+    let png_bytes = render_png(|root| draw(root, &rows, lr_at)).with_context(|| format!("cannot draw {}", png.display()))?;
+    write_atomic(&png, &png_bytes)?;
+    let svg_text = render_svg(|root| draw(root, &rows, lr_at)).with_context(|| format!("cannot draw {}", svg.display()))?;
+    write_atomic(&svg, svg_text.as_bytes())
+}
+
+/// Registers the embedded font as "sans-serif", once per process.
+pub(super) fn register_font() {
     static REGISTER: Once = Once::new();
     REGISTER.call_once(|| {
         // An embedded, valid TTF: registration cannot fail.
         let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
     });
-    let [png, svg] = run.plots();
-    // Rendered into memory and written beside each file, then renamed over it: a link planted at
-    // either name is replaced, never written through, and a crash leaves no torn plot.
+}
+
+/// `draw` rendered into a PNG image of [`SIZE`] (bytes of the file).
+pub(super) fn render_png(
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()>,
+) -> Result<Vec<u8>> {
     let (width, height) = SIZE;
     let mut pixels = vec![0u8; width as usize * height as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area();
-        draw(&root, &rows, lr_at).with_context(|| format!("cannot draw {}", png.display()))?;
-        root.present().map_err(|e| anyhow!("cannot draw {}: {e}", png.display()))?;
+        draw(&root)?;
+        root.present().map_err(|e| anyhow!("{e}"))?;
     }
     let mut png_bytes = Vec::new();
     PngEncoder::new(&mut png_bytes)
         .write_image(&pixels, width, height, ColorType::Rgb8)
-        .map_err(|e| anyhow!("cannot encode {}: {e}", png.display()))?;
-    write_atomic(&png, &png_bytes)?;
+        .map_err(|e| anyhow!("cannot encode a PNG image: {e}"))?;
+    Ok(png_bytes)
+}
+
+/// `draw` rendered as an SVG document of [`SIZE`].
+pub(super) fn render_svg(draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<()>) -> Result<String> {
     let mut svg_text = String::new();
     {
         let root = SVGBackend::with_string(&mut svg_text, SIZE).into_drawing_area();
-        draw(&root, &rows, lr_at).with_context(|| format!("cannot draw {}", svg.display()))?;
-        root.present().map_err(|e| anyhow!("cannot draw {}: {e}", svg.display()))?;
+        draw(&root)?;
+        root.present().map_err(|e| anyhow!("{e}"))?;
     }
-    write_atomic(&svg, svg_text.as_bytes())
+    Ok(svg_text)
 }
 
-type Series = Vec<(f64, f64)>;
+pub(super) type Series = Vec<(f64, f64)>;
 
-fn series(rows: &[MetricsRow], value: impl Fn(&MetricsRow) -> Option<f64>) -> Series {
+pub(super) fn series(rows: &[MetricsRow], value: impl Fn(&MetricsRow) -> Option<f64>) -> Series {
     rows.iter()
         .filter_map(|r| value(r).filter(|v| v.is_finite()).map(|v| (r.step as f64, v)))
         .collect()
 }
 
-fn bounds(all: &[&Series]) -> (f64, f64, f64, f64) {
+pub(super) fn bounds(all: &[&Series]) -> (f64, f64, f64, f64) {
     let points = all.iter().flat_map(|s| s.iter());
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for &(x, y) in points {
