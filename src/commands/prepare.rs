@@ -3,7 +3,7 @@
 use anyhow::{bail, Result};
 
 use burngpt::cli::PrepareArgs;
-use burngpt::config::RunConfig;
+use burngpt::run::RunConfig;
 use burngpt::data::{is_prepared_dir, DataConfig, TokenizerKind, LLMC_WORK_DIR};
 use burngpt::host_memory::MemoryCheck;
 use burngpt::run_dir::{LockPurpose, RunDir};

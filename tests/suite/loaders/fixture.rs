@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use burngpt::config::RunConfig;
+use burngpt::run::RunConfig;
 use burngpt::data::{DataConfig, Tokenizer, TokenizerKind, PREPARE_STATE_FILE};
 
 use crate::resume::{ok, root};

@@ -4,9 +4,7 @@ use anyhow::{bail, Result};
 use burn::module::AutodiffModule;
 use burngpt_ops::FusedAutodiffBackend;
 
-use super::all_reduce::check_agreement;
 use super::config::RunConfig;
-use super::eval::evaluate_across;
 use super::monitor::group;
 use super::sanity::ensure_sane;
 use super::setup::{Run, Start};
@@ -19,6 +17,8 @@ use crate::model::Gpt;
 use crate::report::plot_run;
 use crate::run_dir::{LockPurpose, RunDir};
 use crate::seed::{self, Stream};
+use crate::train::check_agreement;
+use crate::train::evaluate_across;
 
 /// What a finished run measured.
 #[derive(Debug, Clone, PartialEq)]
