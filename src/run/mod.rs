@@ -5,6 +5,7 @@
 //! estimate, checked before anything large is allocated.
 
 mod config;
+mod loop_state;
 mod memory;
 mod memory_check;
 mod monitor;
@@ -14,6 +15,7 @@ mod samples;
 mod sanity;
 mod setup;
 mod stop;
+mod summary;
 mod trainer;
 mod training;
 mod validation;
@@ -23,5 +25,6 @@ pub use memory::RunShape;
 pub use memory_check::{check_shape, memory_line};
 pub use setup::Start;
 pub use stop::StopHandle;
-pub use trainer::{train, TrainSummary};
+pub use summary::TrainSummary;
+pub use trainer::train;
 pub use training::TrainingConfig;
