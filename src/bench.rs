@@ -9,7 +9,7 @@ use burngpt_ops::{FusedAutodiffBackend, FusedOps};
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 
-use crate::config::RunConfig;
+use crate::run::RunConfig;
 use crate::data::Batch;
 use crate::generate::{generate, SamplingConfig};
 use crate::model::GptConfig;

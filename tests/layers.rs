@@ -8,12 +8,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Lowest first. `main.rs` and `commands/` (the binary) may use anything.
-const LAYERS: [&[&str]; 5] = [
+const LAYERS: [&[&str]; 6] = [
     &["run_dir", "seed", "test_util", "dist", "host_memory"],
     &["checkpoint"],
     &["model", "data", "report"],
     &["train", "generate", "hf", "hellaswag"],
-    &["config", "bench", "backend", "cli"],
+    &["run"],
+    &["bench", "backend", "cli"],
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {

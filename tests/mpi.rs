@@ -100,7 +100,7 @@ fn same_losses(a: &Path, b: &Path) {
 fn same_params(a: &Path, b: &Path) {
     let load = |run: &Path| {
         let dir = RunDir::new(run);
-        let config = burngpt::config::RunConfig::load_saved(&dir).expect("config");
+        let config = burngpt::run::RunConfig::load_saved(&dir).expect("config");
         let last = checkpoint::open_checkpoint(&dir, Which::Last).expect("checkpoint");
         let model = burngpt::model::load_model::<NdArray<f32>>(&config.gpt_config(65).expect("vocab"), &last.dir, &Default::default())
             .expect("model");

@@ -5,9 +5,8 @@ use anyhow::{bail, Result};
 use burngpt::backend;
 use burngpt::bench::BenchSettings;
 use burngpt::cli::BenchArgs;
-use burngpt::config::RunConfig;
 use burngpt::data::TokenizerKind;
-use burngpt::train::{check_shape, memory_line, RunShape};
+use burngpt::run::{check_shape, memory_line, RunConfig, RunShape};
 
 /// Runs the bench on random tokens and prints its table, then the same report as JSON.
 pub fn run(args: &BenchArgs, device: Option<&str>) -> Result<()> {

@@ -7,8 +7,9 @@ use anyhow::{bail, Context, Result};
 
 use burngpt::backend;
 use burngpt::cli::EvalArgs;
-use burngpt::config::RunConfig;
-use burngpt::data::{open_run_data, run_data_dir, token_bytes, Progress, Tokenizer};
+use burngpt::run::RunConfig;
+use burngpt::data::prepare::Progress;
+use burngpt::data::{open_run_data, run_data_dir, token_bytes, Tokenizer};
 use burngpt::hellaswag::{read_examples, render_examples, score_examples, Scored, Summary};
 use burngpt::model::Gpt;
 use burngpt::train::{evaluate, window_batches};

@@ -15,7 +15,7 @@ use anyhow::{anyhow, bail, Result};
 use burn::tensor::backend::Backend;
 
 use burngpt::checkpoint::{self, Which};
-use burngpt::config::RunConfig;
+use burngpt::run::RunConfig;
 use burngpt::data::{check_run_tokenizer, Tokenizer};
 use burngpt::model::Gpt;
 use burngpt::run_dir::RunDir;

@@ -3,8 +3,9 @@
 use anyhow::{bail, Result};
 
 use burngpt::cli::PrepareArgs;
-use burngpt::config::RunConfig;
-use burngpt::data::{is_prepared_dir, DataConfig, TokenizerKind, LLMC_WORK_DIR};
+use burngpt::run::RunConfig;
+use burngpt::data::prepare::{prepare, prepare_llmc, LLMC_WORK_DIR};
+use burngpt::data::{is_prepared_dir, DataConfig, TokenizerKind};
 use burngpt::host_memory::MemoryCheck;
 use burngpt::run_dir::{LockPurpose, RunDir};
 
@@ -66,8 +67,8 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
     let memory = MemoryCheck::host(!args.no_memory_check)?;
     let log = &mut |m: &str| burngpt::outln!("{m}");
     let meta = match llmc {
-        true => burngpt::data::prepare_llmc(&data, &dir, &memory, log)?,
-        false => burngpt::data::prepare(&data, &dir, &memory, log)?,
+        true => prepare_llmc(&data, &dir, &memory, log)?,
+        false => prepare(&data, &dir, &memory, log)?,
     };
     burngpt::outln!("Vocabulary size: {} ({} ids)", meta.vocab_size, meta.dtype);
     Ok(())

@@ -9,10 +9,9 @@ use signal_hook::iterator::Signals;
 use burngpt::backend;
 use burngpt::checkpoint::Which;
 use burngpt::cli::TrainArgs;
-use burngpt::config::RunConfig;
 use burngpt::dist::{self, Collective};
 use burngpt::run_dir::RunDir;
-use burngpt::train::{train, Start, StopHandle, TrainSummary};
+use burngpt::run::{train, RunConfig, Start, StopHandle, TrainSummary};
 
 /// Trains from `--config`, or continues the run `--resume` names. Ctrl-C (SIGINT) or SIGTERM
 /// stops after the current step with a checkpoint saved; the summary then says `interrupted`

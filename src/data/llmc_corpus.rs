@@ -1,6 +1,6 @@
 //! A directory of llm.c token shards as a prepared corpus, read in place: FineWeb10B as llm.c and
 //! modded-nanogpt train on it (`fineweb_train_000001.bin`, ..., `fineweb_val_000000.bin`), or what
-//! `burngpt prepare --format llmc` writes ([`super::prepare_llmc`]).
+//! `burngpt prepare --format llmc` writes ([`super::prepare::prepare_llmc`]).
 //!
 //! The `.bin` files whose names hold a part `train` or `val` (between `_`, `-` and `.`) are the
 //! two splits, each read in name order as one memory-mapped stream. Headers and sizes are checked

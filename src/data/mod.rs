@@ -1,49 +1,41 @@
-//! Text, tokenizers, prepared token files and batches.
+//! What training reads: the `[data]` config, tokenizers, prepared token files and their shards,
+//! opening a prepared directory (burngpt's, or llm.c's shards) and checking it is the run's, the
+//! sampler and batches, bits per byte. [`prepare`] apart: the offline passes that make a prepared
+//! directory from text (scan, tokenizer training, encode, resume state, progress), which nothing
+//! here uses.
+//!
+//! Each file is on the side of its users: `meta.rs` (`data.json`), `llmc_corpus.rs` and
+//! `llmc_header.rs` (llm.c's shards, read in place) and `open.rs` are read when training opens its
+//! data, so they are here, and preparation uses them; `Tokenizer::train` stays with the
+//! tokenizer it builds.
 
 mod batch;
-mod bpe_sample;
-mod bpe_vocab;
 mod char_tokenizer;
-mod chunks;
 mod config;
-mod encode;
-mod formats;
 mod llmc_corpus;
 mod llmc_header;
 mod meta;
-mod prepare;
-mod prepare_llmc;
+mod open;
+pub mod prepare;
 mod prepared;
-mod prepare_state;
-mod progress;
 mod sampler;
-mod scan;
 mod shards;
-mod source;
 mod token_bytes;
 mod token_dtype;
-mod token_writer;
 mod tokenizer;
 mod tokens;
 mod trained_on;
 
 pub use batch::Batch;
-pub use char_tokenizer::CharTokenizer;
 pub use config::{DataConfig, TokenizerKind};
-pub(crate) use prepare::ensure_prepared;
-pub use meta::DataMeta;
-pub use prepare::{data_dir, is_prepared_dir, open_corpus, open_prepared, prepare, PreparedData};
-pub use prepare_llmc::{prepare_llmc, LLMC_SHARD_PREFIX, WORK_DIR as LLMC_WORK_DIR};
 pub use llmc_header::LLMC_HEADER_LEN;
+pub use meta::DataMeta;
+pub use open::{data_dir, is_prepared_dir, open_corpus, open_prepared};
+pub use prepared::PreparedData;
 pub use sampler::{Sampler, StepPlan};
-pub use source::TextSource;
+pub use shards::TokenStream;
 pub use token_bytes::{token_bytes, ByteLoss};
-pub use tokenizer::{load_tokenizer, Tokenizer};
-pub use bpe_sample::END_OF_TEXT;
-pub use bpe_vocab::{bpe_trainer_bytes, check_bpe_vocab};
-pub use prepare_state::STATE_FILE as PREPARE_STATE_FILE;
-pub use progress::Progress;
-pub use shards::{shard_name, TokenStream};
+pub use token_dtype::TokenDtype;
+pub use tokenizer::{load_tokenizer, Tokenizer, END_OF_TEXT};
+pub use tokens::{ShardFormat, TokenFile, HEADER_LEN};
 pub use trained_on::{check_run_tokenizer, open_run_data, run_data_dir, TrainedOn};
-pub use token_writer::TokenWriter;
-pub use tokens::{ShardFormat, TokenDtype, TokenFile, HEADER_LEN};

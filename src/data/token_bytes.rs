@@ -83,7 +83,8 @@ impl ByteLoss {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{CharTokenizer, TokenizerKind};
+    use crate::data::char_tokenizer::CharTokenizer;
+    use crate::data::TokenizerKind;
 
     #[test]
     fn char_tokens_count_their_utf8_bytes() {

@@ -9,8 +9,12 @@ use tokenizers::models::TrainerWrapper;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 
 use super::char_tokenizer::CharTokenizer;
-use crate::run_dir::write_atomic;
 use super::config::TokenizerKind;
+use crate::run_dir::write_atomic;
+
+/// GPT-2's end-of-text token, put between the documents of a BPE corpus (its files of text,
+/// and its records).
+pub const END_OF_TEXT: &str = "<|endoftext|>";
 
 /// Text <-> token ids.
 #[derive(Debug, Clone)]

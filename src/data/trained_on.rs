@@ -15,7 +15,8 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::config::DataConfig;
-use super::prepare::{is_prepared_dir, open_corpus, PreparedData};
+use super::open::{data_dir, is_prepared_dir, open_corpus};
+use super::prepared::PreparedData;
 use super::tokens::ShardFormat;
 use crate::run_dir::{hash_file, write_atomic, Manifest, TOKENIZER_FILE, TRAINED_ON_FILE};
 
@@ -65,7 +66,7 @@ pub fn run_data_dir(data: &DataConfig, run_root: &Path) -> Result<PathBuf> {
     match TrainedOn::read(run_root)? {
         Some(TrainedOn { dir: None, .. }) => Ok(run_root.to_path_buf()),
         Some(TrainedOn { dir: Some(dir), .. }) if is_prepared_dir(&dir) => Ok(dir),
-        _ => Ok(super::prepare::data_dir(data, run_root)),
+        _ => Ok(data_dir(data, run_root)),
     }
 }
 
@@ -124,7 +125,7 @@ pub fn check_run_tokenizer(data: &DataConfig, run_root: &Path) -> Result<()> {
     let expected = match TrainedOn::read(run_root)? {
         Some(record) => record.files.get(TOKENIZER_FILE).map(str::to_string),
         None => {
-            let dir = super::prepare::data_dir(data, run_root);
+            let dir = data_dir(data, run_root);
             super::meta::read_meta(&dir).ok().and_then(|meta| meta.files.get(TOKENIZER_FILE).map(str::to_string))
         }
     };

@@ -1,15 +1,12 @@
 //! Validation loss on the inference backend, and the batches it is measured on.
 
 use anyhow::{anyhow, bail, Result};
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burngpt_ops::FusedOps;
-use rand::RngExt;
 
-use super::config::RunConfig;
-use crate::data::{Batch, ByteLoss, PreparedData};
+use crate::data::{Batch, ByteLoss};
 use crate::dist::Collective;
 use crate::model::Gpt;
-use crate::seed::{self, Stream};
 
 /// What an evaluation measured.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -135,28 +132,4 @@ pub fn window_batches<B: Backend>(
         .map(|s| Batch::from_ids(tokens, s, block_size, device))
         .collect::<Result<Vec<Batch<B>>>>()?;
     Ok(WindowBatches { batches, windows: starts.len() })
-}
-
-/// A fixed set of `eval_batches` random validation windows, the same at every evaluation.
-pub(super) fn validation_batches<B: AutodiffBackend>(
-    data: &PreparedData,
-    config: &RunConfig,
-    window: usize,
-    device: &B::Device,
-) -> Result<Vec<Batch<B::InnerBackend>>> {
-    let t = &config.training;
-    let tokens = data.val.len();
-    if tokens < window {
-        bail!(
-            "the validation split has {tokens} tokens, fewer than one window of block_size + 1 = {window}: \
-             use a longer corpus, a smaller model.block_size or a larger validation share (data.train_fraction)"
-        );
-    }
-    let mut rng = seed::rng(t.seed, Stream::Eval, 0);
-    (0..t.eval_batches)
-        .map(|_| {
-            let starts: Vec<usize> = (0..t.batch_size).map(|_| rng.random_range(0..=tokens - window)).collect();
-            Batch::read(&data.val, &starts, window - 1, device)
-        })
-        .collect()
 }

@@ -1,5 +1,6 @@
-//! The learner and its four configured pieces (loss, schedule, clipping, optimizer), and the
-//! training run: building it, its loop, and stopping it early.
+//! The step: the learner and its four configured pieces (loss, schedule, clipping, optimizer),
+//! the gradients' all-reduce across processes, and evaluation. The run that drives it is
+//! [`crate::run`].
 
 mod all_reduce;
 mod clip;
@@ -7,26 +8,13 @@ mod config;
 mod eval;
 mod learner;
 mod loss;
-mod memory;
-mod memory_check;
-mod monitor;
 mod optim;
-mod samples;
-mod sanity;
 mod schedule;
-mod setup;
-mod stop;
-mod trainer;
 
-pub use eval::{evaluate, window_batches, Scores, WindowBatches};
+pub use all_reduce::check_agreement;
+pub use config::ScheduleConfig;
+pub use eval::{evaluate, evaluate_across, window_batches, Scores, WindowBatches};
 pub use learner::{forward_backward, init_model, Learner, LearnerConfig, StepOutput};
 pub use loss::cross_entropy;
-pub use memory::{estimate, MemoryEstimate, RunShape, OVERHEAD_BYTES};
-pub use memory_check::{check_run_memory, check_shape, driving_key, memory_line, SizeKey};
-pub use config::{RunConfig, ScheduleConfig, TrainingConfig};
 pub use optim::{GroupedAdamW, OptimizerConfig};
-pub use sanity::{validation_limit, DIVERGED_FACTOR};
 pub use schedule::WarmupCosine;
-pub use stop::StopHandle;
-pub use setup::Start;
-pub use trainer::{train, TrainSummary};

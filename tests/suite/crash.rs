@@ -27,7 +27,7 @@ fn rows(run: &Path) -> Vec<String> {
 /// Every parameter of the last checkpoint, by name.
 fn params(run: &Path) -> Vec<(String, Vec<f32>)> {
     let run_dir = RunDir::new(run);
-    let config = burngpt::config::RunConfig::load_saved(&run_dir).expect("config");
+    let config = burngpt::run::RunConfig::load_saved(&run_dir).expect("config");
     let last = checkpoint::open_checkpoint(&run_dir, Which::Last).expect("last checkpoint");
     let gpt = config.gpt_config(65).expect("char vocabulary");
     let model = burngpt::model::load_model::<NdArray<f32>>(&gpt, &last.dir, &Default::default()).expect("model");

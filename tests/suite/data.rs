@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use burngpt::data::{DataConfig, TokenizerKind};
-use burngpt::data::{open_prepared, prepare, Sampler, TokenDtype, TokenFile, TokenWriter, Tokenizer, HEADER_LEN};
+use burngpt::data::prepare::{prepare, TokenWriter};
+use burngpt::data::{open_prepared, Sampler, TokenDtype, TokenFile, Tokenizer, HEADER_LEN};
 use burngpt::host_memory::MemoryCheck;
 use burngpt::run_dir::{TOKENIZER_FILE, TRAIN_FILE};
 

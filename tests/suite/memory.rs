@@ -94,7 +94,7 @@ fn the_flag_lets_an_over_estimated_run_through() {
     let small_machine = [("BURNGPT_MEMORY_AVAILABLE", "50000000")];
     let args = ["--config", "configs/tiny.toml", "--max-steps", "2", "--set", "schedule.warmup_steps=1", "--set", &out];
     // tiny: 16 bytes x 106,304 parameters, 8.4 MB of activations, 133 KB of logits and 96 MiB
-    // for the process: 110,935,040 bytes (src/train/memory_check.rs derives it).
+    // for the process: 110,935,040 bytes (src/run/memory_check.rs derives it).
     // Refused before the data is read, with the char vocabulary at its smallest, 1 token: 64 fewer
     // rows of wte (16 bytes x 64 x 64) and of logits (4 x 512 x 64), 196,608 bytes less: 105.6 MiB.
     refused(&limited(&args, &small_machine), &["the run needs ~105.6 MiB in all and 47.7 MiB is available", "--no-memory-check"]);

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
-use burngpt::config::RunConfig;
+use burngpt::run::RunConfig;
 use burngpt::model::{causal_attention, causal_attention_probs, GeluKind, Gpt, GptConfig, PositionKind};
 use burngpt::train::init_model;
 use crate::common::values;

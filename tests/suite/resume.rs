@@ -69,7 +69,7 @@ pub(crate) fn train_losses(run: &Path) -> Vec<(usize, String)> {
 }
 
 pub(crate) fn final_params(run: &Path) -> Vec<(String, Vec<f32>)> {
-    let config = burngpt::config::RunConfig::load_saved(&burngpt::run_dir::RunDir::new(run)).expect("config");
+    let config = burngpt::run::RunConfig::load_saved(&burngpt::run_dir::RunDir::new(run)).expect("config");
     let tok = Tokenizer::load(&run.join("tokenizer.json")).expect("tokenizer");
     let dir = checkpoint::open_checkpoint(&RunDir::new(run), Which::Last).expect("last").dir;
     let model = burngpt::model::load_model::<NdArray<f32>>(&config.gpt_config(tok.vocab_size()).expect("vocab"), &dir, &Default::default()).expect("model");

@@ -181,7 +181,7 @@ fn sigterm_saves_a_checkpoint_and_exits_143() {
 fn divergence_keeps_only_checkpoints_with_a_sane_loss() {
     let dir = tempfile::tempdir().expect("tempdir");
     // lr warming up towards 3 without clipping: a few checkpoints are saved, then the validation
-    // loss passes ln(65) + 1 = 5.1744, worse than an untrained model (src/train/sanity.rs). With
+    // loss passes ln(65) + 1 = 5.1744, worse than an untrained model (src/run/sanity.rs). With
     // the earlier limit, 10 x ln(65) = 41.7, the run went on and kept checkpoints scoring 26.
     let args = with(
         tiny_args(dir.path(), "n"),
@@ -210,7 +210,7 @@ fn eval_fails_on_a_non_finite_loss() {
     let run = run_stopped_at_5(dir.path(), "f");
     let run_dir = RunDir::new(&run);
     // A checkpoint at step 6 whose first layer norm's gain is NaN, written with a valid manifest.
-    let config = burngpt::config::RunConfig::load_saved(&run_dir).expect("config");
+    let config = burngpt::run::RunConfig::load_saved(&run_dir).expect("config");
     let from = checkpoint::open_checkpoint(&run_dir, Which::Last).expect("step 5");
     let gpt = config.gpt_config(65).expect("vocab");
     let model = burngpt::model::load_model::<NdArray<f32>>(&gpt, &from.dir, &Default::default()).expect("model");

@@ -4,7 +4,7 @@
 use burn::backend::{Autodiff, NdArray};
 use burn::module::Module;
 use burngpt::checkpoint::{load_state, open_checkpoint, read_latest, Which};
-use burngpt::config::RunConfig;
+use burngpt::run::RunConfig;
 use burngpt::data::Tokenizer;
 use burngpt::model::load_model;
 use burngpt::run_dir::{RunDir, LATEST_FILE, MANIFEST_FILE, MODEL_FILE, OPTIM_FILE, STATE_FILE};

@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use burngpt::data::{open_prepared, prepare, TokenFile, TokenStream, HEADER_LEN, PREPARE_STATE_FILE};
+use burngpt::data::prepare::{prepare, STATE_FILE as PREPARE_STATE_FILE};
+use burngpt::data::{open_prepared, TokenFile, TokenStream, HEADER_LEN};
 use burngpt::run_dir::{META_FILE, TRAIN_FILE, VAL_FILE};
 
 use super::fixture::{copy_dir, fixture, run_copy};

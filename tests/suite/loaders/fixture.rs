@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use burngpt::config::RunConfig;
-use burngpt::data::{DataConfig, Tokenizer, TokenizerKind, PREPARE_STATE_FILE};
+use burngpt::run::RunConfig;
+use burngpt::data::prepare::STATE_FILE as PREPARE_STATE_FILE;
+use burngpt::data::{DataConfig, Tokenizer, TokenizerKind};
 
 use crate::resume::{ok, root};
 
@@ -70,7 +71,7 @@ fn make() -> Fixture {
     let prepared = tmp.path().join("prepared");
     let state_path = prepared.join(PREPARE_STATE_FILE);
     let mut prepare_state = None;
-    burngpt::data::prepare(&data, &prepared, &burngpt::host_memory::MemoryCheck::off(), &mut |line: &str| {
+    burngpt::data::prepare::prepare(&data, &prepared, &burngpt::host_memory::MemoryCheck::off(), &mut |line: &str| {
         if line.starts_with("Encoded") {
             prepare_state = std::fs::read(&state_path).ok();
         }

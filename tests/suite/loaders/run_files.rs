@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use burngpt::config::RunConfig;
+use burngpt::run::RunConfig;
 use burngpt::data::Tokenizer;
 use burngpt::run_dir::{RunDir, CONFIG_FILE, TOKENIZER_FILE};
 

@@ -10,16 +10,12 @@ use std::sync::mpsc::sync_channel;
 
 use anyhow::{anyhow, Context, Result};
 
-use super::config::{DataConfig, TokenizerKind};
 use super::encode::{byte_offset, release_freed_memory, safe_parts, PART_BYTES};
 use super::progress::{mib, Progress};
 use super::scan::Scan;
 use super::source::{Position, TextSource};
-use super::tokenizer::{load_tokenizer, Tokenizer};
-
-/// GPT-2's end-of-text token, put between the documents of a BPE corpus (its files of text,
-/// and its records).
-pub const END_OF_TEXT: &str = "<|endoftext|>";
+use crate::data::config::{DataConfig, TokenizerKind};
+use crate::data::tokenizer::{load_tokenizer, Tokenizer, END_OF_TEXT};
 
 /// The tokenizer of `data` and, when `scan` counted several documents and the tokenizer is BPE,
 /// the id of the separator token (added to the vocabulary when it lacks one).

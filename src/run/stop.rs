@@ -69,6 +69,14 @@ impl StopHandle {
     }
 }
 
+/// When the training loop stops before its last step.
+pub(super) struct StopWhen<'a> {
+    /// Set from another thread (Ctrl-C).
+    pub handle: &'a StopHandle,
+    /// After this step (`--stop-at-step`).
+    pub at_step: Option<usize>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

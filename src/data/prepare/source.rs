@@ -67,11 +67,6 @@ impl TextSource {
         crate::run_dir::hash_files(&self.files)
     }
 
-    /// The files, in order.
-    pub fn files(&self) -> &[PathBuf] {
-        &self.files
-    }
-
     /// Whether `at` can be a place in this corpus (its file exists; in a text file, its offset
     /// is within it). A record's offset is checked when its document is read.
     pub fn holds(&self, at: Position) -> bool {
@@ -92,12 +87,6 @@ impl TextSource {
         self.sizes.iter().take(at.file).sum::<u64>() + own
     }
 
-    /// Calls `f` on successive chunks of the documents' text (each about 1 MiB, ending at a line
-    /// break where there is one).
-    pub fn for_each_chunk(&self, mut f: impl FnMut(&str) -> Result<()>) -> Result<()> {
-        self.chunks_from(Position::default(), |chunk| f(chunk.text).map(|()| true)).map(|_| ())
-    }
-
     /// Calls `f` on the chunks from `start` on (a position a previous [`Chunk::end`] gave), until
     /// the text ends or `f` returns `false`; returns the number of documents that started in
     /// this read (empty ones included). Chunk boundaries depend only on the documents, so reading
@@ -116,7 +105,7 @@ impl TextSource {
                     any_before = true;
                     text_file_chunks(path, from.offset, |text, offset, first| {
                         let end = Position { file, record: 0, offset };
-                        f(Chunk { text, separated: first && separated, file, end, done: before + offset })
+                        f(Chunk { text, separated: first && separated, end, done: before + offset })
                     })?
                 }
                 format => {
@@ -137,7 +126,7 @@ impl TextSource {
                         let done = before + reader.bytes_read();
                         let go_on = str_chunks(&text, offset as usize, |text, offset, first| {
                             let end = Position { file, record, offset };
-                            f(Chunk { text, separated: first && separated, file, end, done })
+                            f(Chunk { text, separated: first && separated, end, done })
                         })?;
                         if !go_on {
                             break false;
@@ -156,7 +145,7 @@ impl TextSource {
 /// A place in the corpus: a byte offset in a document.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
-    /// Index of the file in [`TextSource::files`].
+    /// Index of the file in the corpus (its files in order, as [`TextSource::new`] lists them).
     pub file: usize,
     /// Index of the record in that file (a jsonl line's, a Parquet row's; 0 in a text file).
     #[serde(default)]
@@ -172,8 +161,6 @@ pub struct Chunk<'a> {
     /// Whether the separator between documents goes before it: it starts a document, and
     /// another came before.
     pub separated: bool,
-    /// Index of its file.
-    pub file: usize,
     /// Where the next chunk starts.
     pub end: Position,
     /// Bytes of the files read so far (about, within a compressed file), for progress.

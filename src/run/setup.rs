@@ -6,18 +6,19 @@ use burn::module::Module;
 use burngpt_ops::FusedAutodiffBackend;
 
 use super::config::RunConfig;
-use super::eval::validation_batches;
-use super::learner::{init_model, Learner};
 use super::memory_check::{check_run_memory, memory_line};
 use super::monitor::{group, Monitor};
 use super::samples::Samples;
+use super::validation::validation_batches;
 use crate::checkpoint::{self, Checkpoint, TrainState, Which};
+use crate::data::prepare::ensure_prepared;
+use crate::data::{data_dir, open_corpus, run_data_dir, Batch, PreparedData, Sampler, ShardFormat, TrainedOn};
 use crate::dist::{self, Collective};
-use crate::data::{data_dir, ensure_prepared, open_corpus, run_data_dir, Batch, PreparedData, Sampler, ShardFormat, TrainedOn};
 use crate::host_memory::MemoryCheck;
 use crate::model::Gpt;
 use crate::run_dir::{hash_bytes, hash_file, write_atomic, RunDir, OPTIM_FILE};
 use crate::seed::{self, Stream};
+use crate::train::{init_model, Learner};
 
 /// Where [`train`](super::train) begins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,7 +150,7 @@ impl<B: FusedAutodiffBackend> Run<B> {
             );
             config.check_warmup(total_steps, &format!("training.epochs = {} x {spe} steps per epoch", sampler.epochs()))?;
         }
-        let val_batches = validation_batches::<B>(&data, config, window, device)?;
+        let val_batches = validation_batches::<B>(&data, t, window, device)?;
         let mut learner = Learner::new(model, &config.learner_config(total_steps));
         if let Some(resumed) = &resume_from {
             learner.load_optimizer(&resumed.dir.join(OPTIM_FILE), device)?;

@@ -4,30 +4,31 @@
 //! Pass 1 counts characters (the train/validation split is by characters) and collects the
 //! alphabet; pass 2 trains the tokenizer on the training split, streamed (or on a seeded sample of
 //! its chunks, [`super::bpe_sample`]); pass 3 encodes the corpus into shards ([`super::encode`]).
-//! An interrupted `prepare` continues from its last finished shard ([`super::prepare_state`]).
+//! An interrupted `prepare` continues from its last finished shard ([`super::state`]).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
+use super::bpe_sample::build_tokenizer;
 use super::bpe_vocab::{check_bpe_text, check_bpe_vocab};
-use super::config::DataConfig;
 use super::encode::{encode, EncodeJob};
-use super::meta::{bpe_target, read_meta, DataMeta};
-use super::prepare_state::{PrepareState, STATE_FILE};
 use super::progress::mib;
-use super::shards::TokenStream;
+use super::scan::scan;
 use super::source::TextSource;
-use super::tokenizer::{check_vocab, Tokenizer};
-use super::tokens::ShardFormat;
+use super::state::{PrepareState, ShardRecord, STATE_FILE};
+use crate::data::config::DataConfig;
+use crate::data::meta::{bpe_target, read_meta, DataMeta};
+use crate::data::open::{is_prepared_dir, open_checked, open_corpus};
+use crate::data::prepared::PreparedData;
+use crate::data::token_dtype::TokenDtype;
+use crate::data::tokenizer::Tokenizer;
 use crate::host_memory::MemoryCheck;
 use crate::run_dir::{hash_file, write_atomic, Manifest, META_FILE, TOKENIZER_FILE};
 
 /// Changes whenever the same inputs and settings would give other files.
 const FORMAT: &str = "prepare-2";
-
-pub use super::prepared::PreparedData;
 
 /// What identifies a preparation: the source's contents and every setting that changes the files.
 fn fingerprint(data: &DataConfig, source_hash: &str) -> String {
@@ -45,25 +46,9 @@ fn fingerprint(data: &DataConfig, source_hash: &str) -> String {
     )
 }
 
-/// Whether `dir` is a prepared corpus: made by `burngpt prepare` (it has `data.json`), or a
-/// directory of llm.c token shards.
-pub fn is_prepared_dir(dir: &Path) -> bool {
-    dir.join(META_FILE).is_file() || super::llmc_corpus::is_llmc_dir(dir)
-}
-
-/// Where a run in `run_dir` keeps its prepared data: `data.path` when it is a prepared
-/// directory ([`is_prepared_dir`]), else the run directory itself.
-pub fn data_dir(data: &DataConfig, run_dir: &Path) -> PathBuf {
-    if is_prepared_dir(&data.path) {
-        data.path.clone()
-    } else {
-        run_dir.to_path_buf()
-    }
-}
-
 /// The prepared data for a new run in `dir`: `data.path` itself when it is a prepared
 /// directory, else `dir`, prepared now unless it already holds this corpus (the same contents,
-/// by checksum) with these settings. A resumed run opens its data with [`open_prepared`]
+/// by checksum) with these settings. A resumed run opens its data with [`crate::data::open_run_data`]
 /// instead and never prepares. A BPE vocabulary beyond the corpus or `memory` is refused first.
 pub fn ensure_prepared(data: &DataConfig, dir: &Path, memory: &MemoryCheck, log: &mut dyn FnMut(&str)) -> Result<PreparedData> {
     if is_prepared_dir(&data.path) {
@@ -134,7 +119,7 @@ fn prepare_source(
 
     // Pass 1: characters, bytes, documents and alphabet.
     let total_bytes = source.bytes();
-    let scan = super::scan::scan(source)?;
+    let scan = scan(source)?;
     let chars = scan.chars;
     if chars == 0 {
         bail!("data.path: {} holds no text", data.path.display());
@@ -151,7 +136,7 @@ fn prepare_source(
         Some(_) => Tokenizer::load(&tokenizer_path)?,
         None => {
             let started = Instant::now();
-            let (tokenizer, separator) = super::bpe_sample::build_tokenizer(data, source, scan, train_chars, log)?;
+            let (tokenizer, separator) = build_tokenizer(data, source, scan, train_chars, log)?;
             tokenizer.save(&tokenizer_path)?;
             log(&format!("Tokenizer ready in {:.1} s", started.elapsed().as_secs_f64()));
             state = PrepareState { tokenizer_hash: Some(hash_file(&tokenizer_path)?), separator, ..PrepareState::new(state.fingerprint) };
@@ -184,13 +169,13 @@ fn prepare_source(
         encoded_tokens as f64 / secs
     ));
 
-    let dtype = super::tokens::TokenDtype::for_vocab(vocab_size).name().to_string();
+    let dtype = TokenDtype::for_vocab(vocab_size).name().to_string();
     let mut files = Manifest::default();
     files.add_file(dir, TOKENIZER_FILE)?;
     for record in state.train.iter().chain(&state.val) {
         files.add_hash(&record.shard.name, &record.hash);
     }
-    let names = |records: &[super::prepare_state::ShardRecord]| records.iter().map(|r| r.shard.name.clone()).collect();
+    let names = |records: &[ShardRecord]| records.iter().map(|r| r.shard.name.clone()).collect();
     let meta = DataMeta {
         source: data.path.clone(),
         source_bytes: total_bytes,
@@ -234,41 +219,4 @@ fn check_splits(data: &DataConfig, unit: &str, train: u64, val: u64, least: u64)
         );
     }
     Ok(())
-}
-
-/// Opens a prepared directory and checks its files against their checksums and each other (an
-/// llm.c directory: [`open_corpus`] with its own `tokenizer.json`).
-pub fn open_prepared(dir: &Path) -> Result<PreparedData> {
-    open_corpus(dir, None)
-}
-
-/// Opens the prepared corpus in `dir`: burngpt's (`data.json`), checked against its checksums,
-/// or llm.c shards ([`super::llmc_corpus`]) with the tokenizer at `tokenizer_file`, else the
-/// directory's `tokenizer.json` (a burngpt directory always uses its own).
-pub fn open_corpus(dir: &Path, tokenizer_file: Option<&Path>) -> Result<PreparedData> {
-    if !dir.join(META_FILE).is_file() && super::llmc_corpus::is_llmc_dir(dir) {
-        return super::llmc_corpus::open_llmc(dir, tokenizer_file);
-    }
-    open_checked(dir, true)
-}
-
-/// [`open_prepared`] of burngpt's directory, with the checksums checked only when `verify`.
-pub(super) fn open_checked(dir: &Path, verify: bool) -> Result<PreparedData> {
-    let meta = read_meta(dir)?;
-    if verify {
-        meta.files.verify(dir, &dir.join(META_FILE)).with_context(|| format!("the prepared data in {} cannot be used", dir.display()))?;
-    }
-    let tokenizer_path = dir.join(TOKENIZER_FILE);
-    let tokenizer_json = std::fs::read(&tokenizer_path).with_context(|| format!("cannot read tokenizer {}", tokenizer_path.display()))?;
-    let tokenizer = Tokenizer::load(&tokenizer_path)?;
-    // The shards are the ones data.json names: a damaged name is reported with it.
-    let listed = |split: &str| format!("the {split} split listed in {}", dir.join(META_FILE).display());
-    let train = TokenStream::open(dir, &meta.train_shards).with_context(|| listed("training"))?;
-    let val = TokenStream::open(dir, &meta.val_shards).with_context(|| listed("validation"))?;
-    for stream in [&train, &val] {
-        for file in stream.shards() {
-            check_vocab(&tokenizer, file.vocab_size(), &file.path().display().to_string())?;
-        }
-    }
-    Ok(PreparedData { meta, tokenizer, train, val, format: ShardFormat::Burngpt, tokenizer_json })
 }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use super::llmc_header;
-use super::tokens::{ShardFormat, TokenDtype, HEADER_LEN, MAGIC, VERSION};
+use crate::data::llmc_header;
+use crate::data::tokens::{ShardFormat, TokenDtype, HEADER_LEN, MAGIC, VERSION};
 use crate::run_dir::{create_new, rename_synced, TempGuard};
 
 /// Streams token ids into a new token file: a temporary beside it (`train.bin.tmp`), renamed into

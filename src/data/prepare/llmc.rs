@@ -14,13 +14,15 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::config::DataConfig;
-use super::llmc_corpus::list_shards;
-use super::meta::DataMeta;
-use super::prepare::{open_checked, prepare_unless_done};
-use super::prepare_state::STATE_FILE;
+use super::state::STATE_FILE;
+use super::text::prepare_unless_done;
 use super::token_writer::TokenWriter;
-use super::tokens::{ShardFormat, TokenFile};
+use crate::data::config::DataConfig;
+use crate::data::llmc_corpus::list_shards;
+use crate::data::meta::DataMeta;
+use crate::data::open::open_checked;
+use crate::data::token_dtype::TokenDtype;
+use crate::data::tokens::{ShardFormat, TokenFile};
 use crate::host_memory::MemoryCheck;
 use crate::run_dir::{remove_stale, sync_dir, write_atomic, META_FILE, TOKENIZER_FILE};
 
@@ -53,7 +55,7 @@ pub fn prepare_llmc(data: &DataConfig, out: &Path, memory: &MemoryCheck, log: &m
     drop(prepared);
     remove_stale(&work)?;
     sync_dir(out)?;
-    let dtype = super::tokens::TokenDtype::for_vocab(vocab).name();
+    let dtype = TokenDtype::for_vocab(vocab).name();
     log(&format!("Wrote {written} llm.c shards ({dtype} ids) and {TOKENIZER_FILE} in {}", out.display()));
     Ok(meta)
 }

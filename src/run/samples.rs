@@ -16,7 +16,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use burngpt_ops::FusedOps;
 
-use super::config::TrainingConfig;
+use super::training::TrainingConfig;
 use crate::data::Tokenizer;
 use crate::generate::{generate, SamplingConfig};
 use crate::model::Gpt;

@@ -15,11 +15,11 @@ use std::sync::mpsc::sync_channel;
 use anyhow::{anyhow, Result};
 use rayon::prelude::*;
 
-use super::prepare_state::PrepareState;
 use super::progress::Progress;
-use super::shards::ShardWriter;
+use super::shard_writer::ShardWriter;
 use super::source::{Position, TextSource};
-use super::tokenizer::Tokenizer;
+use super::state::PrepareState;
+use crate::data::tokenizer::Tokenizer;
 use crate::run_dir::{TRAIN_FILE, VAL_FILE};
 
 /// A piece of a chunk, all of it in one split.

@@ -7,8 +7,8 @@ use std::time::Instant;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::eval::Scores;
 use crate::report::{MetricsRow, MetricsWriter};
+use crate::train::Scores;
 
 /// Consecutive rising validation losses reported as overfitting.
 pub const OVERFIT_EVALS: usize = 3;

@@ -11,7 +11,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::shards::Shard;
+use super::shard_writer::Shard;
 use super::source::{Position, TextSource};
 use crate::run_dir::{hash_bytes, hash_file, write_atomic};
 

@@ -7,7 +7,7 @@
 
 use anyhow::{bail, Result};
 
-use super::config::{DataConfig, TokenizerKind};
+use crate::data::config::{DataConfig, TokenizerKind};
 use crate::host_memory::{human_bytes, MemoryCheck, SKIP_FLAG};
 
 /// How the vocabulary's size is named in messages: the config key and `prepare`'s flag.
