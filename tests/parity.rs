@@ -64,7 +64,7 @@ fn learner_config() -> LearnerConfig {
             decay_all: false,
             grad_clip: 1.0,
         },
-        schedule: WarmupCosine { lr_max: 3e-3, min_lr: 3e-4, warmup_steps: 2, total_steps: 5 },
+        schedule: WarmupCosine { lr_max: 3e-3, min_lr: 3e-4, warmup_steps: 2, total_steps: 5 }.into(),
     }
 }
 

@@ -1,5 +1,5 @@
-//! The training layer's part of a run's TOML (`[schedule]`, `[training]`; `[optimizer]` is
-//! [`OptimizerConfig`]) and [`RunConfig`], the whole run: every layer's section side by side.
+//! The training layer's part of a run's TOML (`[training]`; `[optimizer]` is [`OptimizerConfig`],
+//! `[schedule]` [`ScheduleConfig`]) and [`RunConfig`], the whole run: every layer's section side by side.
 
 use std::fs;
 use std::path::PathBuf;
@@ -9,20 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use super::learner::LearnerConfig;
 use super::optim::OptimizerConfig;
-use super::schedule::WarmupCosine;
+use super::schedule::ScheduleConfig;
 use crate::data::DataConfig;
 use crate::model::GptConfig;
 use crate::run_dir::{write_atomic, RunDir};
-
-/// Linear warmup to `optimizer.lr`, then cosine decay to `min_lr`; the `[schedule]` section.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ScheduleConfig {
-    /// Steps of linear warmup from 0 to `optimizer.lr`.
-    pub warmup_steps: usize,
-    /// Learning rate at the end of the cosine (and after it).
-    pub min_lr: f64,
-}
 
 /// The loop: batches, budget, logging, evaluation, checkpoints; the `[training]` section.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -118,7 +108,7 @@ pub struct RunConfig {
     pub data: DataConfig,
     /// `[optimizer]`: AdamW and gradient clipping.
     pub optimizer: OptimizerConfig,
-    /// `[schedule]`: linear warmup then cosine decay.
+    /// `[schedule]`: linear warmup then cosine decay (or warmup-stable-decay).
     pub schedule: ScheduleConfig,
     /// `[training]`: batches, steps, logging and evaluation.
     pub training: TrainingConfig,
@@ -137,10 +127,7 @@ impl RunConfig {
         self.model.validate()?;
         self.data.validate_settings()?;
         self.optimizer.validate()?;
-        let (s, lr) = (&self.schedule, self.optimizer.lr);
-        if !(s.min_lr >= 0.0 && s.min_lr <= lr) {
-            bail!("schedule.min_lr = {} must be in [0, optimizer.lr = {lr}]", s.min_lr);
-        }
+        self.schedule.validate(self.optimizer.lr)?;
         self.training.validate()?;
         if let Some(max_steps) = self.training.max_steps {
             self.check_warmup(max_steps, &format!("training.max_steps = {max_steps}"))?;
@@ -169,12 +156,7 @@ impl RunConfig {
     pub fn learner_config(&self, total_steps: usize) -> LearnerConfig {
         LearnerConfig {
             optimizer: self.optimizer,
-            schedule: WarmupCosine {
-                lr_max: self.optimizer.lr,
-                min_lr: self.schedule.min_lr,
-                warmup_steps: self.schedule.warmup_steps,
-                total_steps,
-            },
+            schedule: self.schedule.schedule(self.optimizer.lr, total_steps),
         }
     }
 

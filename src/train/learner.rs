@@ -11,7 +11,7 @@ use super::all_reduce::all_reduce_grads;
 use super::clip::clip_global_norm;
 use super::loss::cross_entropy;
 use super::optim::{GroupedAdamW, OptimizerConfig};
-use super::schedule::WarmupCosine;
+use super::schedule::Schedule;
 use crate::data::Batch;
 use crate::dist::{Collective, Single};
 use crate::model::{gpt2_init_values, replace_params, Gpt, GptConfig};
@@ -23,7 +23,7 @@ pub struct LearnerConfig {
     /// (`grad_clip`, `0` disables clipping).
     pub optimizer: OptimizerConfig,
     /// Learning rate at every step.
-    pub schedule: WarmupCosine,
+    pub schedule: Schedule,
 }
 
 /// What one training step reports. Values stay on the device until read, so a step
@@ -57,7 +57,7 @@ pub struct Learner<B: FusedAutodiffBackend> {
     /// The model being trained.
     pub model: Gpt<B>,
     optim: OptimizerAdaptor<GroupedAdamW, Gpt<B>, B>,
-    schedule: WarmupCosine,
+    schedule: Schedule,
     grad_clip: f64,
 }
 

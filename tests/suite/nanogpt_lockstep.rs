@@ -109,7 +109,7 @@ fn run(variant: &str, micro_batches: usize) -> Vec<(f64, f64, f64)> {
             decay_all: false,
             grad_clip: r.grad_clip,
         },
-        schedule: WarmupCosine { lr_max: r.lr, min_lr: r.min_lr, warmup_steps: r.warmup_steps, total_steps: r.steps },
+        schedule: WarmupCosine { lr_max: r.lr, min_lr: r.min_lr, warmup_steps: r.warmup_steps, total_steps: r.steps }.into(),
     };
     let mut learner = Learner::new(model, &config);
     (1..=r.steps)
