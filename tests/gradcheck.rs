@@ -12,7 +12,7 @@ use burn::prelude::ElementConversion;
 use burn::tensor::{DType, Int, Tensor, TensorData};
 use burn::tensor::activation;
 use burngpt::model::{gelu, named_params, GeluKind, Gpt, GptConfig, PositionKind};
-use burngpt::train::{cross_entropy, init_model, GroupedAdamW, OptimizerConfig};
+use burngpt::train::{cross_entropy, init_model, GroupedAdamW, OptimizerConfig, OptimizerKind};
 
 type Inner = NdArray<f64>;
 type AB = Autodiff<Inner>;
@@ -196,7 +196,7 @@ fn adamw_one_step(decay_all: bool) -> (f64, f64) {
     // loss = 0.2 * (matrix + vector), so g = 0.2 for both.
     let loss = (module.matrix.val().sum() + module.vector.val().sum()).mul_scalar(0.2);
     let grads = GradientsParams::from_grads(loss.backward(), &module);
-    let settings = OptimizerConfig { lr: 3e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01, decay_all, grad_clip: 0.0 };
+    let settings = OptimizerConfig { lr: 3e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01, decay_all, grad_clip: 0.0, kind: OptimizerKind::AdamW, muon_lr: 0.02, muon_momentum: 0.95, muon_nesterov: true, muon_ns_steps: 5, muon_weight_decay: 0.0, embedding_lr: None, head_lr: None };
     let mut optim = GroupedAdamW::new(&settings).into_adaptor::<AB, Pair<AB>>();
     let module = optim.step(3e-4, module, grads);
     let first = |t: Tensor<AB, 2>| t.into_data().iter::<f64>().next().expect("one value");

@@ -29,7 +29,7 @@ use burngpt::model::{load_model, model_bytes};
 use burngpt::run_dir::write_atomic;
 use burngpt::data::Batch;
 use burngpt::model::{GeluKind, Gpt, GptConfig, PositionKind};
-use burngpt::train::{init_model, Learner, LearnerConfig, OptimizerConfig, WarmupCosine};
+use burngpt::train::{init_model, Learner, LearnerConfig, OptimizerConfig, OptimizerKind, WarmupCosine};
 use common::assert_close;
 
 type Reference = Autodiff<NdArray<f32>>;
@@ -64,8 +64,17 @@ fn learner_config() -> LearnerConfig {
             weight_decay: 0.1,
             decay_all: false,
             grad_clip: 1.0,
+            // kind = "adamw": the muon_* keys are ignored (their TOML defaults)
+            kind: OptimizerKind::AdamW,
+            muon_lr: 0.02,
+            muon_momentum: 0.95,
+            muon_nesterov: true,
+            muon_ns_steps: 5,
+            muon_weight_decay: 0.0,
+            embedding_lr: None,
+            head_lr: None,
         },
-        schedule: WarmupCosine { lr_max: 3e-3, min_lr: 3e-4, warmup_steps: 2, total_steps: 5 },
+        schedule: WarmupCosine { lr_max: 3e-3, min_lr: 3e-4, warmup_steps: 2, total_steps: 5 }.into(),
     }
 }
 

@@ -1,7 +1,6 @@
 //! The hand-written learner: the spec's five-step training step.
 
-use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
+use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::ElementConversion;
 use burn::tensor::backend::Backend;
 use burngpt_ops::FusedAutodiffBackend;
@@ -10,8 +9,9 @@ use burn::tensor::Tensor;
 use super::all_reduce::all_reduce_grads;
 use super::clip::clip_global_norm;
 use super::loss::cross_entropy;
-use super::optim::{GroupedAdamW, OptimizerConfig};
-use super::schedule::WarmupCosine;
+use super::optim::OptimizerConfig;
+use super::optimizer::RunOptimizer;
+use super::schedule::Schedule;
 use crate::data::Batch;
 use crate::dist::{Collective, Single};
 use crate::model::{gpt2_init_values, replace_params, Gpt, GptConfig};
@@ -19,11 +19,11 @@ use crate::model::{gpt2_init_values, replace_params, Gpt, GptConfig};
 /// The four configured pieces of the learner.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LearnerConfig {
-    /// AdamW hyperparameters, parameter groups and the global gradient-norm threshold
-    /// (`grad_clip`, `0` disables clipping).
+    /// The optimizer (AdamW, or Muon with AdamW), its parameter groups and the global
+    /// gradient-norm threshold (`grad_clip`, `0` disables clipping).
     pub optimizer: OptimizerConfig,
     /// Learning rate at every step.
-    pub schedule: WarmupCosine,
+    pub schedule: Schedule,
 }
 
 /// What one training step reports. Values stay on the device until read, so a step
@@ -56,8 +56,8 @@ impl<B: Backend> StepOutput<B> {
 pub struct Learner<B: FusedAutodiffBackend> {
     /// The model being trained.
     pub model: Gpt<B>,
-    optim: OptimizerAdaptor<GroupedAdamW, Gpt<B>, B>,
-    schedule: WarmupCosine,
+    optim: RunOptimizer<B>,
+    schedule: Schedule,
     grad_clip: f64,
 }
 
@@ -75,23 +75,22 @@ impl<B: FusedAutodiffBackend> Learner<B> {
     pub fn new(model: Gpt<B>, config: &LearnerConfig) -> Self {
         Self {
             model,
-            optim: GroupedAdamW::new(&config.optimizer).into_adaptor(),
+            optim: RunOptimizer::new(&config.optimizer),
             schedule: config.schedule,
             grad_clip: config.optimizer.grad_clip,
         }
     }
 
-    /// The optimizer's state (AdamW moments and step counts, keyed by `ParamId`) as bytes.
+    /// The optimizer's state (AdamW moments and step counts, Muon's momentum buffers, keyed by
+    /// `ParamId`) as bytes.
     pub fn optimizer_bytes(&self) -> anyhow::Result<Vec<u8>> {
-        crate::checkpoint::record_bytes::<B, _>(self.optim.to_record())
+        self.optim.record_bytes()
     }
 
     /// Restores the optimizer's state saved by [`Learner::optimizer_bytes`]. The model must
     /// have been loaded from the same checkpoint: the state is keyed by its `ParamId`s.
     pub fn load_optimizer(&mut self, path: &std::path::Path, device: &B::Device) -> anyhow::Result<()> {
-        let record = crate::checkpoint::load_record::<B, _>(path, device)?;
-        self.optim = self.optim.clone().load_record(record);
-        Ok(())
+        self.optim.load(path, device)
     }
 
     /// One optimizer step (numbered from 1), as the spec's five steps. `micro_batches`
@@ -128,7 +127,7 @@ impl<B: FusedAutodiffBackend> Learner<B> {
         let reduce_secs = if comm.size() > 1 { started.elapsed().as_secs_f64() } else { 0.0 };
         // 4. clip: one global L2 norm over all gradients, measured before clipping
         let (grads, grad_norm) = clip_global_norm(&self.model, grads, self.grad_clip);
-        // 5. update: AdamW with decoupled weight decay at this step's learning rate
+        // 5. update: AdamW (or Muon on the block matrices) at this step's learning rate
         self.model = self.optim.step(lr, self.model.clone(), grads);
 
         StepOutput { loss, grad_norm, lr, reduce_secs }

@@ -4,17 +4,25 @@
 
 mod all_reduce;
 mod clip;
-mod config;
 mod eval;
 mod learner;
 mod loss;
+mod muon;
+mod muon_adamw;
 mod optim;
+mod optimizer;
+mod param_groups;
 mod schedule;
+mod wsd;
 
 pub use all_reduce::check_agreement;
-pub use config::ScheduleConfig;
 pub use eval::{evaluate, evaluate_across, window_batches, Scores, WindowBatches};
 pub use learner::{forward_backward, init_model, Learner, LearnerConfig, StepOutput};
 pub use loss::cross_entropy;
-pub use optim::{GroupedAdamW, OptimizerConfig};
-pub use schedule::WarmupCosine;
+pub use muon::{newton_schulz, Muon, MuonState};
+pub use muon_adamw::{MuonAdamW, MuonAdamWRecord};
+pub use optim::{GroupedAdamW, OptimizerConfig, OptimizerKind};
+pub use optimizer::RunOptimizer;
+pub use param_groups::{GroupRates, ParamGroup};
+pub use schedule::{Schedule, ScheduleConfig, ScheduleKind, WarmupCosine};
+pub use wsd::WarmupStableDecay;

@@ -21,11 +21,32 @@ use burn::tensor::{Tensor, TensorPrimitive};
 use burngpt_ops::{AdamWStep, FusedOps};
 use serde::{Deserialize, Serialize};
 
-/// AdamW and clipping; in a run's TOML, the `[optimizer]` section.
+/// Which optimizer updates the weights (`optimizer.kind`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// AdamW on every parameter ([`GroupedAdamW`]).
+    #[default]
+    AdamW,
+    /// Muon on the matrices inside the blocks, AdamW on the rest, each group at its own peak
+    /// learning rate (`param_groups.rs`).
+    Muon,
+}
+
+/// The optimizer and clipping; in a run's TOML, the `[optimizer]` section.
+///
+/// With `kind = "muon"` every group's learning rate follows the schedule in proportion:
+/// `group_lr(step) = group_peak * schedule.lr_at(step) / lr`, so warmup, decay and
+/// `schedule.min_lr` (a fraction `min_lr / lr` of each peak) apply to every group alike. With
+/// `kind = "adamw"` the `muon_*` keys are ignored.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct OptimizerConfig {
-    /// Peak learning rate (reached at the end of warmup).
+    /// `"adamw"` (the default) or `"muon"`.
+    #[serde(default)]
+    pub kind: OptimizerKind,
+    /// Peak learning rate (reached at the end of warmup); with `kind = "muon"`, that of the AdamW
+    /// group of norms and biases.
     pub lr: f64,
     /// AdamW first-moment decay.
     pub beta1: f64,
@@ -40,14 +61,57 @@ pub struct OptimizerConfig {
     pub decay_all: bool,
     /// Global gradient-norm clipping threshold; `0` disables clipping.
     pub grad_clip: f64,
+    /// Muon's peak learning rate (default 0.02).
+    #[serde(default = "default_muon_lr")]
+    pub muon_lr: f64,
+    /// Muon's momentum `beta` (default 0.95).
+    #[serde(default = "default_muon_momentum")]
+    pub muon_momentum: f64,
+    /// Muon orthogonalises the Nesterov direction (default true).
+    #[serde(default = "yes")]
+    pub muon_nesterov: bool,
+    /// Newton-Schulz iterations per Muon update (default 5).
+    #[serde(default = "default_muon_ns_steps")]
+    pub muon_ns_steps: usize,
+    /// Muon's decoupled weight decay (default 0).
+    #[serde(default)]
+    pub muon_weight_decay: f64,
+    /// With `kind = "muon"`: the peak learning rate of the embeddings `wte`, `wpe` (default `lr`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_lr: Option<f64>,
+    /// With `kind = "muon"`: the peak learning rate of the untied head `lm_head` (default `lr`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_lr: Option<f64>,
+}
+
+fn default_muon_lr() -> f64 {
+    0.02
+}
+
+fn default_muon_momentum() -> f64 {
+    0.95
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_muon_ns_steps() -> usize {
+    5
+}
+
+/// A learning rate: finite (as f32, as the backends compute) and > 0.
+fn check_lr(key: &str, lr: f64) -> Result<()> {
+    if !(lr > 0.0 && (lr as f32).is_finite()) {
+        bail!("{key} = {lr} must be a finite number > 0");
+    }
+    Ok(())
 }
 
 impl OptimizerConfig {
     /// Rejects impossible values, naming the `optimizer.` key.
     pub fn validate(&self) -> Result<()> {
-        if !(self.lr > 0.0 && (self.lr as f32).is_finite()) {
-            bail!("optimizer.lr = {} must be a finite number > 0", self.lr);
-        }
+        check_lr("optimizer.lr", self.lr)?;
         for (key, beta) in [("optimizer.beta1", self.beta1), ("optimizer.beta2", self.beta2)] {
             if !(0.0..1.0).contains(&beta) {
                 bail!("{key} = {beta} must be in [0, 1)");
@@ -61,6 +125,29 @@ impl OptimizerConfig {
         }
         if !(self.grad_clip >= 0.0 && self.grad_clip.is_finite()) {
             bail!("optimizer.grad_clip = {} must be a finite number >= 0 (0 disables clipping)", self.grad_clip);
+        }
+        self.validate_muon()
+    }
+
+    /// The `muon_*` keys (checked whatever the kind: a bad value is a mistake either way), and
+    /// `embedding_lr` / `head_lr`, which only the Muon run has.
+    fn validate_muon(&self) -> Result<()> {
+        check_lr("optimizer.muon_lr", self.muon_lr)?;
+        if !(0.0..1.0).contains(&self.muon_momentum) {
+            bail!("optimizer.muon_momentum = {} must be in [0, 1)", self.muon_momentum);
+        }
+        if self.muon_ns_steps == 0 {
+            bail!("optimizer.muon_ns_steps must be > 0 (Newton-Schulz iterations; Keller Jordan's Muon uses 5)");
+        }
+        if !(self.muon_weight_decay >= 0.0 && self.muon_weight_decay.is_finite()) {
+            bail!("optimizer.muon_weight_decay = {} must be a finite number >= 0", self.muon_weight_decay);
+        }
+        for (key, lr) in [("optimizer.embedding_lr", self.embedding_lr), ("optimizer.head_lr", self.head_lr)] {
+            let Some(lr) = lr else { continue };
+            if self.kind != OptimizerKind::Muon {
+                bail!("{key} applies only with optimizer.kind = \"muon\" (with \"adamw\" every parameter follows optimizer.lr): remove it");
+            }
+            check_lr(key, lr)?;
         }
         Ok(())
     }

@@ -1,6 +1,113 @@
-//! Linear warmup followed by cosine decay.
+//! The learning-rate schedules: linear warmup followed by cosine decay ([`WarmupCosine`]) or by
+//! a constant rate and a linear decay ([`WarmupStableDecay`]); the `[schedule]` section that
+//! chooses one.
 
 use std::f64::consts::PI;
+
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+
+use super::wsd::WarmupStableDecay;
+
+/// Which schedule follows the warmup (`schedule.kind`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleKind {
+    /// Cosine decay from `optimizer.lr` to `min_lr` over the steps after warmup ([`WarmupCosine`]).
+    #[default]
+    Cosine,
+    /// Warmup-stable-decay: `optimizer.lr` until the last `decay_fraction` of the steps, then
+    /// linearly down to `min_lr` ([`WarmupStableDecay`]).
+    Wsd,
+}
+
+/// Linear warmup to `optimizer.lr`, then the decay `kind` names down to `min_lr`; the
+/// `[schedule]` section. Neither `kind` nor `decay_fraction` may change on resume.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// Steps of linear warmup from 0 to `optimizer.lr`.
+    pub warmup_steps: usize,
+    /// Learning rate at the end of the decay (and after it).
+    pub min_lr: f64,
+    /// `"cosine"` (the default) or `"wsd"`.
+    #[serde(default)]
+    pub kind: ScheduleKind,
+    /// With `kind = "wsd"`: the fraction of the total steps, at the end, that decays (default
+    /// 0.2; in [0, 1]). Ignored by `"cosine"`.
+    #[serde(default = "default_decay_fraction")]
+    pub decay_fraction: f64,
+}
+
+/// The last 20% of the steps decay.
+fn default_decay_fraction() -> f64 {
+    0.2
+}
+
+impl ScheduleConfig {
+    /// Rejects impossible values for a peak rate of `lr` (`optimizer.lr`), naming the key.
+    pub fn validate(&self, lr: f64) -> Result<()> {
+        if !(self.min_lr >= 0.0 && self.min_lr <= lr) {
+            bail!("schedule.min_lr = {} must be in [0, optimizer.lr = {lr}]", self.min_lr);
+        }
+        if !(0.0..=1.0).contains(&self.decay_fraction) {
+            bail!("schedule.decay_fraction = {} must be in [0, 1] (the fraction of the steps that decays)", self.decay_fraction);
+        }
+        Ok(())
+    }
+
+    /// The schedule of a run of `total_steps` peaking at `lr`.
+    pub fn schedule(&self, lr: f64, total_steps: usize) -> Schedule {
+        match self.kind {
+            ScheduleKind::Cosine => Schedule::Cosine(WarmupCosine {
+                lr_max: lr,
+                min_lr: self.min_lr,
+                warmup_steps: self.warmup_steps,
+                total_steps,
+            }),
+            ScheduleKind::Wsd => Schedule::Wsd(WarmupStableDecay::new(
+                lr,
+                self.min_lr,
+                self.warmup_steps,
+                total_steps,
+                self.decay_fraction,
+            )),
+        }
+    }
+}
+
+/// The learning rate at every step, of whichever kind the config chose.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Schedule {
+    /// Warmup then cosine decay.
+    Cosine(WarmupCosine),
+    /// Warmup, constant, then linear decay.
+    Wsd(WarmupStableDecay),
+}
+
+impl Schedule {
+    /// The learning rate used by optimizer step `step` (numbered from 1).
+    pub fn lr_at(&self, step: usize) -> f64 {
+        match self {
+            Self::Cosine(s) => s.lr_at(step),
+            Self::Wsd(s) => s.lr_at(step),
+        }
+    }
+
+    /// The peak learning rate (`optimizer.lr`).
+    pub fn lr_max(&self) -> f64 {
+        match self {
+            Self::Cosine(s) => s.lr_max,
+            Self::Wsd(s) => s.lr_max,
+        }
+    }
+}
+
+impl From<WarmupCosine> for Schedule {
+    fn from(s: WarmupCosine) -> Self {
+        Self::Cosine(s)
+    }
+}
 
 /// The learning-rate schedule of the spec: `lr_max * t / warmup_steps` during warmup, then
 /// `min_lr + (lr_max - min_lr) * (1 + cos(pi * (t - t_w) / (T - t_w))) / 2`, held at
@@ -36,7 +143,7 @@ impl WarmupCosine {
 
 #[cfg(test)]
 mod tests {
-    use super::WarmupCosine;
+    use super::{ScheduleConfig, ScheduleKind, WarmupCosine};
 
     /// docs/numeric-reference.md, "Learning rate, warmup + cosine".
     #[test]
@@ -63,5 +170,24 @@ mod tests {
         assert_eq!(s.lr_at(2000), 3e-5);
         // Halfway through the cosine: min + (max - min) / 2.
         assert!((s.lr_at(550) - (3e-5 + 0.5 * (3e-4 - 3e-5))).abs() < 1e-15);
+    }
+
+    /// The config builds the kind it names; a fraction outside [0, 1] is refused, naming the key.
+    #[test]
+    fn the_config_chooses_the_schedule() {
+        let mut c = ScheduleConfig { warmup_steps: 100, min_lr: 0.0, kind: ScheduleKind::Cosine, decay_fraction: 0.2 };
+        // Cosine at 550 of 1000 (warmup 100): halfway, 3e-4 / 2; WSD: still the peak.
+        assert!((c.schedule(3e-4, 1000).lr_at(550) - 1.5e-4).abs() < 1e-15);
+        c.kind = ScheduleKind::Wsd;
+        assert_eq!(c.schedule(3e-4, 1000).lr_at(550), 3e-4);
+        for bad in [-0.1, 1.5, f64::NAN] {
+            c.decay_fraction = bad;
+            let err = c.validate(3e-4).expect_err("out of range").to_string();
+            assert!(err.contains("schedule.decay_fraction"), "{err}");
+        }
+        c.decay_fraction = 1.0;
+        c.validate(3e-4).expect("1 is allowed");
+        let err = ScheduleConfig { min_lr: 1e-3, ..c }.validate(3e-4).expect_err("min above peak").to_string();
+        assert!(err.contains("schedule.min_lr"), "{err}");
     }
 }

@@ -7,7 +7,7 @@
 use burn::backend::NdArray;
 use burn::optim::{AdamWConfig, SimpleOptimizer};
 use burn::tensor::{Tensor, TensorData};
-use burngpt::train::{GroupedAdamW, OptimizerConfig};
+use burngpt::train::{GroupedAdamW, OptimizerConfig, OptimizerKind};
 
 type N = NdArray<f32>;
 
@@ -24,7 +24,7 @@ fn check<const D: usize>(shape: [usize; D]) {
     let n: usize = shape.iter().product();
     // lr and grad_clip are the schedule's and the learner's: the step takes its own rate
     let settings =
-        OptimizerConfig { lr: 1.0, beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1, decay_all: false, grad_clip: 0.0 };
+        OptimizerConfig { lr: 1.0, beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1, decay_all: false, grad_clip: 0.0, kind: OptimizerKind::AdamW, muon_lr: 0.02, muon_momentum: 0.95, muon_nesterov: true, muon_ns_steps: 5, muon_weight_decay: 0.0, embedding_lr: None, head_lr: None };
     let ours = GroupedAdamW::new(&settings);
     // rank >= 2 is decayed, rank 1 is not (nanoGPT's groups)
     let decay = if D >= 2 { settings.weight_decay as f32 } else { 0.0 };

@@ -22,6 +22,7 @@ mod llmc;
 mod loaders;
 mod memory;
 mod model;
+mod muon;
 mod nanogpt_lockstep;
 mod ndarray_ops;
 mod resume;

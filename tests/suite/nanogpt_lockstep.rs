@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use burngpt::data::Batch;
 use burngpt::hf;
 use burngpt::model::{GeluKind, GptConfig, PositionKind};
-use burngpt::train::{Learner, LearnerConfig, OptimizerConfig, WarmupCosine};
+use burngpt::train::{Learner, LearnerConfig, OptimizerConfig, OptimizerKind, WarmupCosine};
 use serde::Deserialize;
 
 /// Tolerances. Float32 rounding alone moved ndarray's traces from nanoGPT's by at most 7e-5 in the
@@ -108,8 +108,17 @@ fn run(variant: &str, micro_batches: usize) -> Vec<(f64, f64, f64)> {
             weight_decay: r.weight_decay,
             decay_all: false,
             grad_clip: r.grad_clip,
+            // kind = "adamw": the muon_* keys are ignored (their TOML defaults)
+            kind: OptimizerKind::AdamW,
+            muon_lr: 0.02,
+            muon_momentum: 0.95,
+            muon_nesterov: true,
+            muon_ns_steps: 5,
+            muon_weight_decay: 0.0,
+            embedding_lr: None,
+            head_lr: None,
         },
-        schedule: WarmupCosine { lr_max: r.lr, min_lr: r.min_lr, warmup_steps: r.warmup_steps, total_steps: r.steps },
+        schedule: WarmupCosine { lr_max: r.lr, min_lr: r.min_lr, warmup_steps: r.warmup_steps, total_steps: r.steps }.into(),
     };
     let mut learner = Learner::new(model, &config);
     (1..=r.steps)
