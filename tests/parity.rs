@@ -27,7 +27,7 @@ use burngpt::backend;
 use burngpt::model::{load_model, model_bytes};
 use burngpt::run_dir::write_atomic;
 use burngpt::data::Batch;
-use burngpt::model::{GeluKind, Gpt, GptConfig, PositionKind};
+use burngpt::model::{GeluKind, Gpt, GptConfig, MlpKind, NormKind, PositionKind};
 use burngpt::train::{init_model, Learner, LearnerConfig, OptimizerConfig, WarmupCosine};
 use common::assert_close;
 
@@ -49,6 +49,14 @@ fn config() -> GptConfig {
         layer_norm_eps: 1e-5,
         layer_norm_bias: true,
         init_from: None,
+        norm: NormKind::Layer,
+        norm_affine: true,
+        rope_theta: 10000.0,
+        mlp: MlpKind::Gelu,
+        n_kv_heads: None,
+        qk_norm: false,
+        logit_softcap: 0.0,
+        zero_init_proj: false,
     }
 }
 

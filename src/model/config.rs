@@ -13,7 +13,8 @@ use super::gelu::GeluKind;
 use super::gpt::Gpt;
 use super::init::{linear, INIT_STD};
 use super::layer_norm::LayerNorm;
-use super::mlp::MlpConfig;
+use super::mlp::{MlpConfig, MlpKind};
+use super::norm::NormKind;
 use super::positions::{sinusoidal_table, PositionKind};
 
 /// The architecture of a [`Gpt`]; in a run's TOML, the `[model]` section.
@@ -49,6 +50,33 @@ pub struct GptConfig {
     /// A learned bias (beta) in every LayerNorm (GPT-2: yes; nanoGPT's `bias=False`: no).
     #[serde(default = "yes")]
     pub layer_norm_bias: bool,
+    /// `"layer"` (GPT-2's LayerNorm, the default) or `"rms"` (RMSNorm) for every norm of the model;
+    /// both use `layer_norm_eps`.
+    #[serde(default)]
+    pub norm: NormKind,
+    /// Norms have a learned scale (`gamma`; and, for `"layer"`, `beta` when `layer_norm_bias`);
+    /// `false`: parameter-free norms (nanochat). Default true.
+    #[serde(default = "yes")]
+    pub norm_affine: bool,
+    /// Base of the rotary frequencies when `positions = "rope"` (default 10000).
+    #[serde(default = "default_rope_theta")]
+    pub rope_theta: f64,
+    /// The MLP: `"gelu"` (GPT-2, the default), `"swiglu"` (Llama) or `"relu2"` (squared ReLU).
+    #[serde(default)]
+    pub mlp: MlpKind,
+    /// Key/value heads (grouped-query attention); divides `n_heads`; default `n_heads`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_kv_heads: Option<usize>,
+    /// RMS-normalise queries and keys per head (parameter-free) before attention.
+    #[serde(default)]
+    pub qk_norm: bool,
+    /// `cap * tanh(logits / cap)` on the output logits; 0 (the default) is off.
+    #[serde(default)]
+    pub logit_softcap: f64,
+    /// Residual output projections (`attn.c_proj`, `mlp.c_proj`) start at zero (modded-nanogpt)
+    /// instead of GPT-2's scaled normal.
+    #[serde(default)]
+    pub zero_init_proj: bool,
     /// A Hugging Face GPT-2 directory to start from (finetuning): its `config.json` fills the
     /// architecture keys, its `model.safetensors` the initial weights, and its tokenizer becomes
     /// the run's (unless `data.tokenizer_file` is set). Not part of the architecture itself.
@@ -58,6 +86,10 @@ pub struct GptConfig {
 
 fn yes() -> bool {
     true
+}
+
+fn default_rope_theta() -> f64 {
+    10000.0
 }
 
 impl GptConfig {
@@ -126,6 +158,11 @@ impl GptConfig {
         add(&[mul(v, d), wpe, mul(l, block), layer_norm, lm_head])
     }
 
+    /// Key/value heads: `n_kv_heads`, or `n_heads` when not set.
+    pub fn kv_heads(&self) -> usize {
+        self.n_kv_heads.unwrap_or(self.n_heads)
+    }
+
     /// Rejects impossible values; every message names the `model.` key.
     pub fn validate(&self) -> Result<()> {
         for (key, value) in [
@@ -145,6 +182,22 @@ impl GptConfig {
         }
         if !(0.0..1.0).contains(&self.dropout) {
             bail!("model.dropout = {} must be in [0, 1)", self.dropout);
+        }
+        let n_kv_heads = self.kv_heads();
+        if n_kv_heads == 0 || self.n_heads % n_kv_heads != 0 {
+            bail!("model.n_kv_heads = {n_kv_heads} must be > 0 and divide model.n_heads = {}", self.n_heads);
+        }
+        if self.positions == PositionKind::Rope {
+            let head_dim = self.d_model / self.n_heads;
+            if head_dim % 2 != 0 {
+                bail!("model.positions = \"rope\" needs an even head size, but model.d_model / model.n_heads = {head_dim}");
+            }
+            if !(self.rope_theta > 0.0 && self.rope_theta.is_finite()) {
+                bail!("model.rope_theta = {} must be a finite number > 0", self.rope_theta);
+            }
+        }
+        if !(self.logit_softcap >= 0.0 && self.logit_softcap.is_finite()) {
+            bail!("model.logit_softcap = {} must be a finite number >= 0 (0 turns it off)", self.logit_softcap);
         }
         if !(self.layer_norm_eps > 0.0 && self.layer_norm_eps.is_finite()) {
             bail!("model.layer_norm_eps = {} must be a finite number > 0", self.layer_norm_eps);

@@ -7,8 +7,23 @@ use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use burngpt_ops::FusedOps;
 
+use serde::{Deserialize, Serialize};
+
 use super::gelu::{gelu, GeluKind};
 use super::init::{linear, linear_3d, INIT_STD};
+
+/// The MLP's nonlinearity: `model.mlp`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MlpKind {
+    /// `c_proj(gelu(c_fc(x)))` (GPT-2).
+    #[default]
+    Gelu,
+    /// `c_proj(silu(gate(x)) * up(x))` (Llama).
+    Swiglu,
+    /// `c_proj(relu(c_fc(x))^2)` (Primer; modded-nanogpt, nanochat).
+    Relu2,
+}
 
 /// Configuration of [`Mlp`].
 #[derive(Config, Debug)]

@@ -148,7 +148,7 @@ fn sum(terms: &[u128]) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::PositionKind;
+    use crate::model::{MlpKind, NormKind, PositionKind};
 
     /// 10 tokens, block 4, d_model 8, 2 layers of 2 heads, d_ff 32, batch 3: biases everywhere,
     /// tied embeddings, learned positions, exact GELU, no dropout, logits in place.
@@ -168,6 +168,14 @@ mod tests {
             layer_norm_eps: 1e-5,
             layer_norm_bias: true,
             init_from: None,
+            norm: NormKind::Layer,
+            norm_affine: true,
+            rope_theta: 10000.0,
+            mlp: MlpKind::Gelu,
+            n_kv_heads: None,
+            qk_norm: false,
+            logit_softcap: 0.0,
+            zero_init_proj: false,
         };
         RunShape { model, vocab_size: 10, batch_size: 3, grad_accum_steps: 1, logits_in_place: true }
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
 use burngpt::config::RunConfig;
-use burngpt::model::{causal_attention, causal_attention_probs, GeluKind, Gpt, GptConfig, PositionKind};
+use burngpt::model::{causal_attention, causal_attention_probs, GeluKind, Gpt, GptConfig, MlpKind, NormKind, PositionKind};
 use burngpt::train::init_model;
 use crate::common::values;
 
@@ -29,6 +29,14 @@ fn config(tie: bool, positions: PositionKind) -> GptConfig {
         layer_norm_eps: 1e-5,
         layer_norm_bias: true,
         init_from: None,
+        norm: NormKind::Layer,
+        norm_affine: true,
+        rope_theta: 10000.0,
+        mlp: MlpKind::Gelu,
+        n_kv_heads: None,
+        qk_norm: false,
+        logit_softcap: 0.0,
+        zero_init_proj: false,
     }
 }
 
