@@ -11,7 +11,7 @@ use burn::optim::{GradientsParams, Optimizer};
 use burn::prelude::ElementConversion;
 use burn::tensor::{DType, Int, Tensor, TensorData};
 use burn::tensor::activation;
-use burngpt::model::{gelu, named_params, GeluKind, Gpt, GptConfig, PositionKind};
+use burngpt::model::{gelu, named_params, GeluKind, Gpt, GptConfig, PositionKind, MlpKind, NormKind};
 use burngpt::train::{cross_entropy, init_model, GroupedAdamW, OptimizerConfig, OptimizerKind};
 
 type Inner = NdArray<f64>;
@@ -33,6 +33,14 @@ fn tiny(tie: bool, bias: bool, positions: PositionKind, gelu: GeluKind) -> GptCo
         layer_norm_eps: 1e-5,
         layer_norm_bias: bias,
         init_from: None, // `bias = false` models here have no LayerNorm bias either (nanoGPT's)
+        norm: NormKind::Layer,
+        norm_affine: true,
+        rope_theta: 10000.0,
+        mlp: MlpKind::Gelu,
+        n_kv_heads: None,
+        qk_norm: false,
+        logit_softcap: 0.0,
+        zero_init_proj: false,
     }
 }
 

@@ -28,7 +28,7 @@ use burngpt::backend;
 use burngpt::model::{load_model, model_bytes};
 use burngpt::run_dir::write_atomic;
 use burngpt::data::Batch;
-use burngpt::model::{GeluKind, Gpt, GptConfig, PositionKind};
+use burngpt::model::{GeluKind, Gpt, GptConfig, PositionKind, MlpKind, NormKind};
 use burngpt::train::{init_model, Learner, LearnerConfig, OptimizerConfig, OptimizerKind, WarmupCosine};
 use common::assert_close;
 
@@ -50,6 +50,14 @@ fn config() -> GptConfig {
         layer_norm_eps: 1e-5,
         layer_norm_bias: true,
         init_from: None,
+        norm: NormKind::Layer,
+        norm_affine: true,
+        rope_theta: 10000.0,
+        mlp: MlpKind::Gelu,
+        n_kv_heads: None,
+        qk_norm: false,
+        logit_softcap: 0.0,
+        zero_init_proj: false,
     }
 }
 

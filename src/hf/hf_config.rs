@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{GeluKind, GptConfig, PositionKind};
+use crate::model::{GeluKind, GptConfig, MlpKind, NormKind, PositionKind};
 
 /// The keys of a GPT-2 `config.json` that define the architecture (others are ignored on
 /// import and written with GPT-2's defaults on export).
@@ -96,6 +96,14 @@ impl HfGpt2Config {
             layer_norm_eps: self.layer_norm_epsilon,
             layer_norm_bias: true,
             init_from: None,
+            norm: NormKind::Layer,
+            norm_affine: true,
+            rope_theta: 10000.0,
+            mlp: MlpKind::Gelu,
+            n_kv_heads: None,
+            qk_norm: false,
+            logit_softcap: 0.0,
+            zero_init_proj: false,
         })
     }
 

@@ -12,9 +12,10 @@ use super::block::BlockConfig;
 use super::gelu::GeluKind;
 use super::gpt::Gpt;
 use super::init::{linear, INIT_STD};
-use super::layer_norm::LayerNorm;
-use super::mlp::MlpConfig;
+use super::mlp::{MlpConfig, MlpKind};
+use super::norm::{NormConfig, NormKind};
 use super::positions::{sinusoidal_table, PositionKind};
+use super::rope::RopeConfig;
 
 /// The architecture of a [`Gpt`]; in a run's TOML, the `[model]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,7 +41,8 @@ pub struct GptConfig {
     pub bias: bool,
     /// The LM head reuses the token embedding `wte`.
     pub tie_embeddings: bool,
-    /// `"learned"` (GPT-2) or `"sinusoidal"` (parameter-free) positions.
+    /// `"learned"` (GPT-2), `"sinusoidal"` (parameter-free, added to the embeddings) or `"rope"`
+    /// (rotary, applied to queries and keys) positions.
     pub positions: PositionKind,
     /// `"exact"` (erf) or `"tanh"` (GPT-2's approximation) GELU.
     pub gelu: GeluKind,
@@ -49,6 +51,33 @@ pub struct GptConfig {
     /// A learned bias (beta) in every LayerNorm (GPT-2: yes; nanoGPT's `bias=False`: no).
     #[serde(default = "yes")]
     pub layer_norm_bias: bool,
+    /// `"layer"` (GPT-2's LayerNorm, the default) or `"rms"` (RMSNorm) for every norm of the model;
+    /// both use `layer_norm_eps`.
+    #[serde(default)]
+    pub norm: NormKind,
+    /// Norms have a learned scale (`gamma`; and, for `"layer"`, `beta` when `layer_norm_bias`);
+    /// `false`: parameter-free norms (nanochat). Default true.
+    #[serde(default = "yes")]
+    pub norm_affine: bool,
+    /// Base of the rotary frequencies when `positions = "rope"` (default 10000).
+    #[serde(default = "default_rope_theta")]
+    pub rope_theta: f64,
+    /// The MLP: `"gelu"` (GPT-2, the default), `"swiglu"` (Llama) or `"relu2"` (squared ReLU).
+    #[serde(default)]
+    pub mlp: MlpKind,
+    /// Key/value heads (grouped-query attention); divides `n_heads`; default `n_heads`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_kv_heads: Option<usize>,
+    /// RMS-normalise queries and keys per head (parameter-free) before attention.
+    #[serde(default)]
+    pub qk_norm: bool,
+    /// `cap * tanh(logits / cap)` on the output logits; 0 (the default) is off.
+    #[serde(default)]
+    pub logit_softcap: f64,
+    /// Residual output projections (`attn.c_proj`, `mlp.c_proj`) start at zero (modded-nanogpt)
+    /// instead of GPT-2's scaled normal.
+    #[serde(default)]
+    pub zero_init_proj: bool,
     /// A Hugging Face GPT-2 directory to start from (finetuning): its `config.json` fills the
     /// architecture keys, its `model.safetensors` the initial weights, and its tokenizer becomes
     /// the run's (unless `data.tokenizer_file` is set). Not part of the architecture itself.
@@ -60,10 +89,14 @@ fn yes() -> bool {
     true
 }
 
+fn default_rope_theta() -> f64 {
+    10000.0
+}
+
 impl GptConfig {
     /// Builds the model with GPT-2 initialisation: Normal(0, 0.02) weights and embeddings,
-    /// Normal(0, 0.02 / sqrt(2 n_layers)) for the residual projections, zero biases,
-    /// LayerNorms at weight 1 and bias 0.
+    /// Normal(0, 0.02 / sqrt(2 n_layers)) for the residual projections (zeros with
+    /// `zero_init_proj`), zero biases, norms at weight 1 and bias 0.
     ///
     /// Parameters are lazy in Burn: call `B::seed` before and `num_params()` right after
     /// for a reproducible initialisation (see [`crate::train::init_model`]).
@@ -72,29 +105,40 @@ impl GptConfig {
     /// If `vocab_size` is not set (it comes from the tokenizer: [`GptConfig::with_vocab_size`]).
     pub fn init<B: Backend>(&self, device: &B::Device) -> Gpt<B> {
         let vocab_size = self.vocab_size.expect("GptConfig::vocab_size is set from the tokenizer before init");
-        let proj_std = INIT_STD / ((2 * self.n_layers) as f64).sqrt();
+        let proj_std = if self.zero_init_proj { 0.0 } else { INIT_STD / ((2 * self.n_layers) as f64).sqrt() };
         let embedding = |rows: usize| {
             EmbeddingConfig::new(rows, self.d_model)
                 .with_initializer(Initializer::Normal { mean: 0.0, std: INIT_STD })
                 .init(device)
         };
-        let block = BlockConfig::new(
-            CausalSelfAttentionConfig::new(self.d_model, self.n_heads, self.bias, self.dropout, proj_std),
-            MlpConfig::new(self.d_model, self.d_ff, self.bias, self.dropout, self.gelu, proj_std),
+        let rope = (self.positions == PositionKind::Rope)
+            .then(|| RopeConfig::new(self.block_size, self.d_model / self.n_heads, self.rope_theta));
+        let norm = NormConfig::new(self.d_model, self.norm, self.layer_norm_eps, self.norm_affine, self.layer_norm_bias);
+        let attn = CausalSelfAttentionConfig::new(
+            self.d_model,
+            self.n_heads,
+            self.kv_heads(),
+            self.bias,
+            self.dropout,
+            proj_std,
+            self.qk_norm,
             self.layer_norm_eps,
-            self.layer_norm_bias,
-        );
+        )
+        .with_rope(rope);
+        let mlp = MlpConfig::new(self.d_model, self.d_ff, self.mlp, self.bias, self.dropout, self.gelu, proj_std);
+        let block = BlockConfig::new(attn, mlp, norm.clone());
         Gpt {
             wte: embedding(vocab_size),
             wpe: (self.positions == PositionKind::Learned).then(|| embedding(self.block_size)),
             sinusoid: (self.positions == PositionKind::Sinusoidal)
                 .then(|| sinusoidal_table(self.block_size, self.d_model, device)),
             h: (0..self.n_layers).map(|_| block.init(device)).collect(),
-            ln_f: LayerNorm::new(self.d_model, self.layer_norm_eps, self.layer_norm_bias, device),
+            ln_f: norm.init(device),
             lm_head: (!self.tie_embeddings)
                 .then(|| linear(self.d_model, vocab_size, false, INIT_STD, device)),
             drop: DropoutConfig::new(self.dropout).init(),
             block_size: self.block_size,
+            logit_softcap: self.logit_softcap,
         }
     }
 
@@ -116,14 +160,28 @@ impl GptConfig {
         let [v, t, d, f, l] = [vocab_size, self.block_size, self.d_model, self.d_ff, self.n_layers].map(|x| x as u128);
         let mul = |a: u128, b: u128| a.saturating_mul(b);
         let add = |terms: &[u128]| terms.iter().fold(0u128, |a, &x| a.saturating_add(x));
-        let layer_norm = if self.layer_norm_bias { mul(2, d) } else { d };
-        // ln_1 and ln_2, c_attn d x 3d, attn.c_proj d x d, c_fc d x f, mlp.c_proj f x d, and the
-        // biases of those four: 3d + d + f + d.
-        let biases = if self.bias { add(&[mul(5, d), f]) } else { 0 };
-        let block = add(&[mul(2, layer_norm), mul(mul(3, d), d), mul(d, d), mul(mul(2, d), f), biases]);
+        let has_beta = self.norm == NormKind::Layer && self.layer_norm_bias;
+        let norm = match (self.norm_affine, has_beta) {
+            (false, _) => 0,
+            (true, false) => d,
+            (true, true) => mul(2, d),
+        };
+        // c_attn's output: n_heads query heads and n_kv_heads key and value heads of head_dim.
+        let head_dim = (self.d_model / self.n_heads.max(1)) as u128;
+        let d_qkv = mul(add(&[self.n_heads as u128, mul(2, self.kv_heads() as u128)]), head_dim);
+        let d_fc = if self.mlp == MlpKind::Swiglu { mul(2, f) } else { f };
+        // ln_1 and ln_2, c_attn d x d_qkv, attn.c_proj d x d, c_fc d x d_fc, mlp.c_proj f x d, and
+        // the biases of those four: d_qkv + d + d_fc + d.
+        let biases = if self.bias { add(&[d_qkv, mul(2, d), d_fc]) } else { 0 };
+        let block = add(&[mul(2, norm), mul(d, d_qkv), mul(d, d), mul(d, d_fc), mul(f, d), biases]);
         let wpe = if self.positions == PositionKind::Learned { mul(t, d) } else { 0 };
         let lm_head = if self.tie_embeddings { 0 } else { mul(d, v) };
-        add(&[mul(v, d), wpe, mul(l, block), layer_norm, lm_head])
+        add(&[mul(v, d), wpe, mul(l, block), norm, lm_head])
+    }
+
+    /// Key/value heads: `n_kv_heads`, or `n_heads` when not set.
+    pub fn kv_heads(&self) -> usize {
+        self.n_kv_heads.unwrap_or(self.n_heads)
     }
 
     /// Rejects impossible values; every message names the `model.` key.
@@ -145,6 +203,22 @@ impl GptConfig {
         }
         if !(0.0..1.0).contains(&self.dropout) {
             bail!("model.dropout = {} must be in [0, 1)", self.dropout);
+        }
+        let n_kv_heads = self.kv_heads();
+        if n_kv_heads == 0 || self.n_heads % n_kv_heads != 0 {
+            bail!("model.n_kv_heads = {n_kv_heads} must be > 0 and divide model.n_heads = {}", self.n_heads);
+        }
+        if self.positions == PositionKind::Rope {
+            let head_dim = self.d_model / self.n_heads;
+            if head_dim % 2 != 0 {
+                bail!("model.positions = \"rope\" needs an even head size, but model.d_model / model.n_heads = {head_dim}");
+            }
+            if !(self.rope_theta > 0.0 && self.rope_theta.is_finite()) {
+                bail!("model.rope_theta = {} must be a finite number > 0", self.rope_theta);
+            }
+        }
+        if !(self.logit_softcap >= 0.0 && self.logit_softcap.is_finite()) {
+            bail!("model.logit_softcap = {} must be a finite number >= 0 (0 turns it off)", self.logit_softcap);
         }
         if !(self.layer_norm_eps > 0.0 && self.layer_norm_eps.is_finite()) {
             bail!("model.layer_norm_eps = {} must be a finite number > 0", self.layer_norm_eps);

@@ -12,6 +12,9 @@ pub enum PositionKind {
     Learned,
     /// Fixed sine/cosine encodings: no parameters.
     Sinusoidal,
+    /// Rotary position embeddings applied to queries and keys (Su et al. 2021), with Hugging
+    /// Face Llama's rotate-half pairing; no parameters.
+    Rope,
 }
 
 /// The `[block_size, d_model]` table with `PE[p, 2i] = sin(p / 10000^(2i/d_model))` and

@@ -147,7 +147,7 @@ mod tests {
     use crate::train::optim::{GroupedAdamW, OptimizerConfig, OptimizerKind};
     use crate::train::param_groups::ParamGroup;
     use super::MuonAdamW;
-    use crate::model::{named_params, named_values, GeluKind, GptConfig, ParamInfo, PositionKind};
+    use crate::model::{named_params, named_values, GeluKind, GptConfig, MlpKind, NormKind, ParamInfo, PositionKind};
 
     type NB = NdArray<f32>;
     type AB = Autodiff<NB>;
@@ -194,6 +194,14 @@ mod tests {
             layer_norm_eps: 1e-5,
             layer_norm_bias: true,
             init_from: None,
+            norm: NormKind::Layer,
+            norm_affine: true,
+            rope_theta: 10000.0,
+            mlp: MlpKind::Gelu,
+            n_kv_heads: None,
+            qk_norm: false,
+            logit_softcap: 0.0,
+            zero_init_proj: false,
         };
         let model = config.init::<AB>(&dev);
         let ids = TensorData::new((0..10i64).map(|i| (i * 7) % 11).collect::<Vec<_>>(), [2, 5]);

@@ -4,7 +4,7 @@ use burn::backend::NdArray;
 use burn::tensor::backend::Backend;
 use burngpt::backend;
 use burngpt::generate::{argmax, generate, sample_next, softmax, temperature, top_k, top_p, SamplingConfig};
-use burngpt::model::{normal_samples, replace_params, GeluKind, Gpt, GptConfig, PositionKind};
+use burngpt::model::{normal_samples, replace_params, GeluKind, Gpt, GptConfig, MlpKind, NormKind, PositionKind};
 use rand::SeedableRng;
 use burngpt::seed::{rng, Stream};
 use burngpt::train::init_model;
@@ -37,6 +37,14 @@ fn model_on<BK: Backend>(positions: PositionKind, seed: u64, device: &BK::Device
         layer_norm_eps: 1e-5,
         layer_norm_bias: true,
         init_from: None,
+        norm: NormKind::Layer,
+        norm_affine: true,
+        rope_theta: 10000.0,
+        mlp: MlpKind::Gelu,
+        n_kv_heads: None,
+        qk_norm: false,
+        logit_softcap: 0.0,
+        zero_init_proj: false,
     };
     // Weights of std 0.5 (GPT-2: 0.02) make the random model's greedy choices vary.
     let model = init_model::<BK>(&config, seed, device);

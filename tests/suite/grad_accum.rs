@@ -3,7 +3,7 @@
 use burn::module::AutodiffModule;
 use burn::tensor::{Tensor, TensorData};
 use burngpt::data::Batch;
-use burngpt::model::{named_params, GeluKind, Gpt, GptConfig, PositionKind};
+use burngpt::model::{named_params, GeluKind, Gpt, GptConfig, MlpKind, NormKind, PositionKind};
 use burngpt::train::{forward_backward, init_model};
 
 /// The build's backends (ndarray by default, wgpu in CI's lavapipe job).
@@ -37,6 +37,14 @@ fn two_micro_batches_equal_one_double_batch() {
         layer_norm_eps: 1e-5,
         layer_norm_bias: true,
         init_from: None,
+        norm: NormKind::Layer,
+        norm_affine: true,
+        rope_theta: 10000.0,
+        mlp: MlpKind::Gelu,
+        n_kv_heads: None,
+        qk_norm: false,
+        logit_softcap: 0.0,
+        zero_init_proj: false,
     };
     let model: Gpt<AB> = init_model(&config, 5, &Default::default());
     let rows = [[1, 2, 3, 4, 5, 6], [8, 7, 6, 5, 4, 3], [0, 2, 4, 6, 8, 1], [3, 3, 1, 1, 7, 7]];

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use burn::tensor::{Int, Tensor, TensorData};
 use burngpt::generate::{generate, SamplingConfig};
 use burngpt::hf;
-use burngpt::model::{GeluKind, Gpt, GptConfig, PositionKind};
+use burngpt::model::{GeluKind, Gpt, GptConfig, MlpKind, NormKind, PositionKind};
 use burngpt::train::init_model;
 use rand::SeedableRng;
 use serde::Deserialize;
@@ -87,6 +87,14 @@ fn local_config(tie: bool) -> GptConfig {
         layer_norm_eps: 1e-5,
         layer_norm_bias: true,
         init_from: None,
+        norm: NormKind::Layer,
+        norm_affine: true,
+        rope_theta: 10000.0,
+        mlp: MlpKind::Gelu,
+        n_kv_heads: None,
+        qk_norm: false,
+        logit_softcap: 0.0,
+        zero_init_proj: false,
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
 use burngpt::run::RunConfig;
-use burngpt::model::{causal_attention, causal_attention_probs, GeluKind, Gpt, GptConfig, PositionKind};
+use burngpt::model::{causal_attention, causal_attention_probs, GeluKind, Gpt, GptConfig, PositionKind, MlpKind, NormKind};
 use burngpt::train::init_model;
 use crate::common::values;
 
@@ -29,6 +29,14 @@ fn config(tie: bool, positions: PositionKind) -> GptConfig {
         layer_norm_eps: 1e-5,
         layer_norm_bias: true,
         init_from: None,
+        norm: NormKind::Layer,
+        norm_affine: true,
+        rope_theta: 10000.0,
+        mlp: MlpKind::Gelu,
+        n_kv_heads: None,
+        qk_norm: false,
+        logit_softcap: 0.0,
+        zero_init_proj: false,
     }
 }
 
@@ -109,7 +117,7 @@ fn gpt2_initialisation() {
     within(std(model.h[3].mlp.c_proj.weight.val()), proj_std, "mlp.c_proj");
     let bias = model.h[0].attn.c_attn.bias.as_ref().expect("bias on").val();
     assert_eq!(values(bias.abs().max())[0], 0.0, "biases start at zero");
-    assert!(values(model.h[0].ln_1.gamma.val()).iter().all(|&v| v == 1.0));
+    assert!(values(model.h[0].ln_1.gamma.as_ref().expect("affine").val()).iter().all(|&v| v == 1.0));
     assert!(values(model.ln_f.beta.as_ref().expect("beta").val()).iter().all(|&v| v == 0.0));
 }
 

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use burngpt::data::Batch;
 use burngpt::hf;
-use burngpt::model::{GeluKind, GptConfig, PositionKind};
+use burngpt::model::{GeluKind, GptConfig, PositionKind, MlpKind, NormKind};
 use burngpt::train::{Learner, LearnerConfig, OptimizerConfig, OptimizerKind, WarmupCosine};
 use serde::Deserialize;
 
@@ -81,6 +81,14 @@ fn gpt_config(r: &Reference) -> GptConfig {
         layer_norm_eps: 1e-5,
         layer_norm_bias: r.bias,
         init_from: None,
+        norm: NormKind::Layer,
+        norm_affine: true,
+        rope_theta: 10000.0,
+        mlp: MlpKind::Gelu,
+        n_kv_heads: None,
+        qk_norm: false,
+        logit_softcap: 0.0,
+        zero_init_proj: false,
     }
 }
 

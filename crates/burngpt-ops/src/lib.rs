@@ -1,7 +1,7 @@
 //! burngpt's fused operations as a Burn backend extension.
 //!
 //! Each operation the GPT spends its time in (softmax, log-softmax, exact GELU, layer norm,
-//! causal attention, cross-entropy) and the AdamW update is a method of [`FusedOps`], an extension trait over
+//! RMSNorm, causal attention, cross-entropy) and the AdamW update is a method of [`FusedOps`], an extension trait over
 //! Burn's `Backend` (the pattern of Burn's `examples/custom-wgpu-kernel`):
 //!
 //! - every method has a default built from Burn's own ops ([`reference`]), which flex, wgpu and
@@ -11,7 +11,7 @@
 //!   inner backend's `*_backward` method ([`autodiff`]), instead of one node per primitive op.
 //!
 //! The model calls the tensor-level functions below ([`softmax`], [`log_softmax`], [`gelu`],
-//! [`layer_norm`], [`causal_attention`], [`cross_entropy`]); the optimizer calls [`FusedOps::adamw_update`].
+//! [`layer_norm`], [`rms_norm`], [`causal_attention`], [`cross_entropy`]); the optimizer calls [`FusedOps::adamw_update`].
 
 pub mod adamw;
 mod autodiff;
@@ -85,6 +85,22 @@ pub trait FusedOps: Backend {
         grad: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, Option<FloatTensor<Self>>) {
         reference::layer_norm_backward::<Self>(x, gamma, has_beta, epsilon, grad)
+    }
+
+    /// `x / sqrt(mean(x^2) + epsilon) * gamma` over the last dimension (RMSNorm; without `gamma`,
+    /// parameter-free).
+    fn fused_rms_norm(x: FloatTensor<Self>, gamma: Option<FloatTensor<Self>>, epsilon: f64) -> FloatTensor<Self> {
+        reference::rms_norm::<Self>(x, gamma, epsilon)
+    }
+
+    /// `(dx, dgamma)` of [`FusedOps::fused_rms_norm`]; `dgamma` when `gamma` is given.
+    fn fused_rms_norm_backward(
+        x: FloatTensor<Self>,
+        gamma: Option<FloatTensor<Self>>,
+        epsilon: f64,
+        grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, Option<FloatTensor<Self>>) {
+        reference::rms_norm_backward::<Self>(x, gamma, epsilon, grad)
     }
 
     /// `softmax(q k^T / sqrt(head_dim) + causal mask) v`; query `i` sees keys up to
@@ -209,6 +225,15 @@ pub fn layer_norm<B: FusedOps, const D: usize>(
     epsilon: f64,
 ) -> Tensor<B, D> {
     tensor(B::fused_layer_norm(primitive(x), primitive(gamma), beta.map(primitive), epsilon))
+}
+
+/// RMSNorm over the last dimension ([`FusedOps::fused_rms_norm`]); `gamma: None` is the
+/// parameter-free norm.
+///
+/// # Shapes
+/// `x: [.., d]`, `gamma: [d]` -> `[.., d]`
+pub fn rms_norm<B: FusedOps, const D: usize>(x: Tensor<B, D>, gamma: Option<Tensor<B, 1>>, epsilon: f64) -> Tensor<B, D> {
+    tensor(B::fused_rms_norm(primitive(x), gamma.map(primitive), epsilon))
 }
 
 /// Causal scaled dot-product attention ([`FusedOps::fused_causal_attention`]).
