@@ -141,6 +141,24 @@ fn a_run_resumes_on_another_world_size() {
     }
 }
 
+/// Muon under MPI: the ranks stay identical (the trainer compares their parameters at every
+/// checkpoint, here every 20 steps, and stops if they differ), and the run follows the
+/// single-process one: the same losses within [`LOSS_TOL`], also after resuming on the other
+/// world size (the leader's momentum buffers are loaded by every rank).
+#[test]
+fn a_muon_run_on_two_ranks_is_the_single_process_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let muon = ["--set", "optimizer.kind=muon", "--set", "training.checkpoint_every=20"];
+    ok(1, &tiny(dir.path(), "muon-1", 60, &muon));
+    ok(2, &tiny(dir.path(), "muon-2", 60, &muon));
+    same_losses(&dir.path().join("muon-1"), &dir.path().join("muon-2"));
+    let stopped = [&muon[..], &["--stop-at-step", "40"]].concat();
+    ok(2, &tiny(dir.path(), "muon-resumed", 60, &stopped));
+    let run = dir.path().join("muon-resumed");
+    ok(1, &["--resume".to_string(), run.display().to_string()]);
+    same_losses(&dir.path().join("muon-1"), &run);
+}
+
 #[test]
 fn a_batch_that_does_not_divide_among_the_ranks_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -28,7 +28,7 @@ pub struct RunConfig {
     pub model: GptConfig,
     /// `[data]`: the corpus and its tokenizer.
     pub data: DataConfig,
-    /// `[optimizer]`: AdamW and gradient clipping.
+    /// `[optimizer]`: AdamW (or Muon) and gradient clipping.
     pub optimizer: OptimizerConfig,
     /// `[schedule]`: linear warmup then cosine decay.
     pub schedule: ScheduleConfig,

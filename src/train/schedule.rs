@@ -93,14 +93,6 @@ impl Schedule {
             Self::Wsd(s) => s.lr_at(step),
         }
     }
-
-    /// The peak learning rate (`optimizer.lr`).
-    pub fn lr_max(&self) -> f64 {
-        match self {
-            Self::Cosine(s) => s.lr_max,
-            Self::Wsd(s) => s.lr_max,
-        }
-    }
 }
 
 impl From<WarmupCosine> for Schedule {
