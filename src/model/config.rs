@@ -283,6 +283,42 @@ mod tests {
             let built = config.init::<burn::backend::NdArray<f32>>(&Default::default()).num_params() as u128;
             assert_eq!(config.param_count(11), built, "{config:?}");
         }
+        // The modern components: norms with and without parameters (an RMSNorm never has beta),
+        // grouped-query attention's smaller c_attn, SwiGLU's 2 d_ff-wide c_fc, with and without biases.
+        for (norm, norm_affine, mlp, n_kv_heads, bias) in [
+            (NormKind::Rms, true, MlpKind::Swiglu, Some(2), false),
+            (NormKind::Rms, false, MlpKind::Relu2, Some(1), true),
+            (NormKind::Layer, false, MlpKind::Swiglu, None, true),
+            (NormKind::Rms, true, MlpKind::Gelu, Some(4), true),
+        ] {
+            let config = GptConfig {
+                vocab_size: Some(11),
+                positions: PositionKind::Rope,
+                qk_norm: true,
+                logit_softcap: 15.0,
+                zero_init_proj: true,
+                norm,
+                norm_affine,
+                mlp,
+                n_kv_heads,
+                bias,
+                ..base.clone()
+            };
+            let built = config.init::<burn::backend::NdArray<f32>>(&Default::default()).num_params() as u128;
+            assert_eq!(config.param_count(11), built, "{config:?}");
+        }
+        // By hand, d 128, 4 heads of 32, f 512, 4 layers, vocab 11, tied, no biases, rms with
+        // gamma, n_kv_heads 1, swiglu: per layer 2 * 128 + 128 * (4 + 2) * 32 + 128^2
+        // + 128 * 1024 + 512 * 128 = 256 + 24,576 + 16,384 + 131,072 + 65,536 = 237,824;
+        // 11 * 128 + 4 * 237,824 + 128 = 952,832.
+        let llama = GptConfig {
+            norm: NormKind::Rms,
+            mlp: MlpKind::Swiglu,
+            n_kv_heads: Some(1),
+            positions: PositionKind::Rope,
+            ..base.clone()
+        };
+        assert_eq!(llama.param_count(11), 952_832);
         // GPT-2 small with nanoGPT's padded vocabulary: 124,475,904 (bench's count of the built model).
         let gpt2 = GptConfig { block_size: 1024, d_model: 768, n_layers: 12, n_heads: 12, d_ff: 3072, bias: true, ..base };
         assert_eq!(gpt2.param_count(50304), 124_475_904);

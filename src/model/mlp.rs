@@ -3,7 +3,7 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear};
-use burn::tensor::activation::{relu, silu};
+use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use burngpt_ops::FusedOps;
@@ -86,7 +86,7 @@ impl<B: FusedOps> Mlp<B> {
             }
             MlpKind::Swiglu => {
                 let d_ff = h.dims()[2] / 2;
-                silu(h.clone().narrow(2, 0, d_ff)) * h.narrow(2, d_ff, d_ff)
+                burngpt_ops::silu(h.clone().narrow(2, 0, d_ff)) * h.narrow(2, d_ff, d_ff)
             }
         }; // [batch, seq_len, d_ff]
         self.drop.forward(linear_3d(&self.c_proj, h))

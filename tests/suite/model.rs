@@ -54,7 +54,7 @@ fn forward_gives_logits_per_position() {
 
 #[test]
 fn changing_token_t_leaves_earlier_logits_unchanged() {
-    for positions in [PositionKind::Learned, PositionKind::Sinusoidal] {
+    for positions in [PositionKind::Learned, PositionKind::Sinusoidal, PositionKind::Rope] {
         let model: Gpt<B> = init_model(&config(false, positions), 2, &Default::default());
         let a = model.forward(tokens(vec![1, 2, 3, 4, 5], 1)); // [1, 5, 7]
         let b = model.forward(tokens(vec![1, 2, 6, 4, 5], 1)); // token 2 changed

@@ -1,7 +1,7 @@
 //! [`FusedOps`] for `Autodiff<B>`: each operation is one node of the autodiff graph.
 //!
 //! The forward pass is the inner backend's method; the node keeps what the backward needs (the
-//! output for softmax and log-softmax, the input for GELU, layer norm and RMSNorm, the inputs and the
+//! output for softmax and log-softmax, the input for GELU, SiLU, layer norm and RMSNorm, the inputs and the
 //! softmax rows' statistics for attention, the logits' gradient for cross-entropy) and its
 //! backward calls the inner backend's `*_backward` method. Burn's own ops would record one node
 //! per primitive op (softmax: max, subtract, exp, sum, divide) and walk each of them backward. The `*_backward` methods and `adamw_update` keep their
@@ -61,6 +61,18 @@ impl<B: FusedOps> Backward<B, 1> for Gelu {
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let x = ops.state;
         unary::<B, _>(ops.parents, ops.node, grads, |g| B::fused_gelu_backward(x, g));
+    }
+}
+
+#[derive(Debug)]
+struct Silu;
+
+impl<B: FusedOps> Backward<B, 1> for Silu {
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let x = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |g| B::fused_silu_backward(x, g));
     }
 }
 
@@ -182,6 +194,16 @@ impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
                 prep.finish(x.primitive, y)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::fused_gelu(x.primitive)),
+        }
+    }
+
+    fn fused_silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match Silu.prepare::<C>([x.node.clone()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let y = B::fused_silu(x.primitive.clone());
+                prep.finish(x.primitive, y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_silu(x.primitive)),
         }
     }
 

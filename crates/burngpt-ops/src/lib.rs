@@ -1,6 +1,6 @@
 //! burngpt's fused operations as a Burn backend extension.
 //!
-//! Each operation the GPT spends its time in (softmax, log-softmax, exact GELU, layer norm,
+//! Each operation the GPT spends its time in (softmax, log-softmax, exact GELU, SiLU, layer norm,
 //! RMSNorm, causal attention, cross-entropy) and the AdamW update is a method of [`FusedOps`], an extension trait over
 //! Burn's `Backend` (the pattern of Burn's `examples/custom-wgpu-kernel`):
 //!
@@ -10,7 +10,7 @@
 //! - `Autodiff<B>` records each operation as **one** autodiff node whose backward pass calls the
 //!   inner backend's `*_backward` method ([`autodiff`]), instead of one node per primitive op.
 //!
-//! The model calls the tensor-level functions below ([`softmax`], [`log_softmax`], [`gelu`],
+//! The model calls the tensor-level functions below ([`softmax`], [`log_softmax`], [`gelu`], [`silu`],
 //! [`layer_norm`], [`rms_norm`], [`causal_attention`], [`cross_entropy`]); the optimizer calls [`FusedOps::adamw_update`].
 
 pub mod adamw;
@@ -64,6 +64,17 @@ pub trait FusedOps: Backend {
     /// (Burn 0.21's `gelu_backward` is the tanh approximation's derivative.)
     fn fused_gelu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         reference::gelu_backward::<Self>(x, grad)
+    }
+
+    /// SiLU (swish): `x sigmoid(x)`.
+    fn fused_silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        reference::silu::<Self>(x)
+    }
+
+    /// The derivative of [`FusedOps::fused_silu`] times `grad`: `grad s (1 + x (1 - s))`,
+    /// `s = sigmoid(x)`.
+    fn fused_silu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        reference::silu_backward::<Self>(x, grad)
     }
 
     /// `(x - mean) / sqrt(var + epsilon) * gamma + beta` over the last dimension.
@@ -212,6 +223,11 @@ pub fn log_softmax<B: FusedOps, const D: usize>(x: Tensor<B, D>, dim: usize) -> 
 /// GELU (erf form) with its exact derivative ([`FusedOps::fused_gelu`]).
 pub fn gelu<B: FusedOps, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     tensor(B::fused_gelu(primitive(x)))
+}
+
+/// SiLU, `x sigmoid(x)`, with its exact derivative ([`FusedOps::fused_silu`]).
+pub fn silu<B: FusedOps, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    tensor(B::fused_silu(primitive(x)))
 }
 
 /// Layer norm over the last dimension ([`FusedOps::fused_layer_norm`]).

@@ -35,6 +35,20 @@ pub fn gelu_backward<B: Backend>(x: FloatTensor<B>, grad: FloatTensor<B>) -> Flo
     B::float_mul(B::float_add(cdf, B::float_mul(x, pdf)), grad)
 }
 
+/// `x sigmoid(x)` with Burn's sigmoid.
+pub fn silu<B: Backend>(x: FloatTensor<B>) -> FloatTensor<B> {
+    B::float_mul(x.clone(), B::sigmoid(x))
+}
+
+/// `grad s (1 + x (1 - s))` with `s = sigmoid(x)`: the derivative of `x s`, since
+/// `s' = s (1 - s)`.
+pub fn silu_backward<B: Backend>(x: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
+    let s = B::sigmoid(x.clone());
+    let one_minus_s = B::float_add_scalar(B::float_neg(s.clone()), 1f32.into());
+    let slope = B::float_mul(s, B::float_add_scalar(B::float_mul(x, one_minus_s), 1f32.into()));
+    B::float_mul(grad, slope)
+}
+
 /// The gradients of layer norm over the last dimension:
 ///
 /// ```text

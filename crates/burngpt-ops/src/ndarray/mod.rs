@@ -9,6 +9,7 @@ mod fast_math;
 mod gelu;
 mod layer_norm;
 mod rms_norm;
+mod silu;
 mod softmax;
 
 use burn::tensor::ops::{ActivationOps, FloatTensor, IntTensor, ModuleOps};
@@ -66,6 +67,14 @@ where
 
     fn fused_gelu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         kernel!((x, grad) => gelu::gelu_backward(x, grad).into(), else reference::gelu_backward::<Self>(x, grad))
+    }
+
+    fn fused_silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        kernel!((x) => silu::silu(x).into(), else reference::silu::<Self>(x))
+    }
+
+    fn fused_silu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        kernel!((x, grad) => silu::silu_backward(x, grad).into(), else reference::silu_backward::<Self>(x, grad))
     }
 
     fn fused_layer_norm(
