@@ -18,6 +18,7 @@ mod grad_accum;
 mod hellaswag;
 mod hf;
 mod hostile;
+mod llama;
 mod llmc;
 mod loaders;
 mod memory;
