@@ -10,12 +10,12 @@ use burngpt::model::{GeluKind, GptConfig, MlpKind, NormKind, PositionKind};
 use serde::Deserialize;
 use serde_json::Value;
 
-fn fixture() -> PathBuf {
+pub(crate) fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/llama")
 }
 
 /// The fixture's architecture as make_fixture.py wrote it, in our keys.
-fn fixture_config() -> GptConfig {
+pub(crate) fn fixture_config() -> GptConfig {
     GptConfig {
         vocab_size: Some(300),
         block_size: 64,
@@ -43,7 +43,7 @@ fn fixture_config() -> GptConfig {
 }
 
 /// A copy of the fixture directory whose config.json went through `edit`.
-fn with_config(edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> tempfile::TempDir {
+pub(crate) fn with_config(edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     for entry in std::fs::read_dir(fixture()).expect("fixture dir") {
         let path = entry.expect("entry").path();

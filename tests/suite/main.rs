@@ -19,6 +19,7 @@ mod hellaswag;
 mod hf;
 mod hostile;
 mod llama;
+mod llama_model;
 mod llmc;
 mod loaders;
 mod memory;
