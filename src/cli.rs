@@ -35,7 +35,7 @@ pub enum Command {
     Eval(EvalArgs),
     /// Time training steps and generation of a config's model shape on random tokens.
     Bench(BenchArgs),
-    /// Write a run's model as a Hugging Face GPT-2 directory (model.safetensors, config.json).
+    /// Write a run's model as a Hugging Face Llama or GPT-2 directory (model.safetensors, config.json).
     Export(ExportArgs),
 }
 
@@ -92,7 +92,7 @@ pub struct GenerateArgs {
     /// The run directory, e.g. artifacts/small.
     #[arg(long, value_name = "DIR", required_unless_present = "hf", conflicts_with = "hf")]
     pub run: Option<PathBuf>,
-    /// A Hugging Face GPT-2 directory (model.safetensors, config.json, tokenizer) instead of a run.
+    /// A Hugging Face GPT-2 or Llama directory (model.safetensors, config.json, tokenizer) instead of a run.
     #[arg(long, value_name = "DIR")]
     pub hf: Option<PathBuf>,
     /// Which checkpoint: best, last, or a step number.
@@ -139,7 +139,7 @@ pub struct EvalArgs {
     /// Which checkpoint: best, last, or a step number (with --run).
     #[arg(long, default_value = "best", conflicts_with = "hf")]
     pub checkpoint: String,
-    /// A Hugging Face GPT-2 directory (model.safetensors, config.json, tokenizer.json) instead of a run.
+    /// A Hugging Face GPT-2 or Llama directory (model.safetensors, config.json, tokenizer.json) instead of a run.
     #[arg(long, value_name = "DIR")]
     pub hf: Option<PathBuf>,
     /// Loss and perplexity on this text file instead of the run's validation split (needed with --hf

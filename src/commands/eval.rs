@@ -1,5 +1,5 @@
 //! `burngpt eval`: validation loss, perplexity and bits per byte, and HellaSwag accuracy, of a
-//! run's checkpoint or a Hugging Face GPT-2 directory.
+//! run's checkpoint or a Hugging Face GPT-2 or Llama directory.
 
 use std::path::{Path, PathBuf};
 

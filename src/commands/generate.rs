@@ -1,4 +1,4 @@
-//! `burngpt generate`: sample text from a run's checkpoint or a Hugging Face GPT-2 directory.
+//! `burngpt generate`: sample text from a run's checkpoint or a Hugging Face GPT-2 or Llama directory.
 
 use std::io::Write;
 

@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use super::dir::{parse_config, quoted};
 use crate::model::{GeluKind, GptConfig, MlpKind, NormKind, PositionKind};
 
 /// The keys of a GPT-2 `config.json` that define the architecture (others are ignored on
@@ -50,12 +51,10 @@ fn default_init() -> f64 {
 }
 
 impl HfGpt2Config {
-    /// Reads `dir/config.json`.
+    /// Reads a GPT-2 `config.json`.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let de = &mut serde_json::Deserializer::from_str(&text);
-        serde_path_to_error::deserialize(de)
-            .map_err(|e| anyhow::anyhow!("{}: key `{}`: {}", path.display(), e.path(), e.inner()))
+        parse_config(&text, path)
     }
 
     /// The model this config describes, or an error naming the key GPT-2 here cannot load.
@@ -112,23 +111,35 @@ impl HfGpt2Config {
         let Some(vocab_size) = gpt.vocab_size else {
             bail!("the model's vocabulary size is not known (model.vocab_size comes from the tokenizer)");
         };
+        let refuse = |key: &str, value: String, needed: &str| -> Result<Self> {
+            bail!("model.{key} = {value} cannot be exported as GPT2LMHeadModel: GPT-2 has {needed}")
+        };
         if !gpt.bias {
-            bail!(
-                "model.bias = false cannot be exported: GPT-2 has biases in every Linear and LayerNorm \
-                 (train with model.bias = true to export)"
-            );
+            return refuse("bias", "false".into(), "biases in every Linear and LayerNorm (model.bias = true)");
         }
         if !gpt.layer_norm_bias {
-            bail!(
-                "model.layer_norm_bias = false cannot be exported: GPT-2's LayerNorms have biases \
-                 (train with model.layer_norm_bias = true to export)"
-            );
+            return refuse("layer_norm_bias", "false".into(), "LayerNorm biases (model.layer_norm_bias = true)");
         }
         if gpt.positions != PositionKind::Learned {
-            bail!(
-                "model.positions = \"sinusoidal\" cannot be exported: GPT-2 has a learned position embedding \
-                 (train with model.positions = \"learned\" to export)"
-            );
+            return refuse("positions", quoted(&gpt.positions), "a learned position embedding (model.positions = \"learned\")");
+        }
+        if gpt.norm != NormKind::Layer {
+            return refuse("norm", quoted(&gpt.norm), "LayerNorm (model.norm = \"layer\")");
+        }
+        if !gpt.norm_affine {
+            return refuse("norm_affine", "false".into(), "LayerNorm scales and biases (model.norm_affine = true)");
+        }
+        if gpt.mlp != MlpKind::Gelu {
+            return refuse("mlp", quoted(&gpt.mlp), "a GELU MLP (model.mlp = \"gelu\")");
+        }
+        if gpt.kv_heads() != gpt.n_heads {
+            return refuse("n_kv_heads", gpt.kv_heads().to_string(), "one key/value head per query head (model.n_kv_heads = model.n_heads)");
+        }
+        if gpt.qk_norm {
+            return refuse("qk_norm", "true".into(), "no query/key norm (model.qk_norm = false)");
+        }
+        if gpt.logit_softcap != 0.0 {
+            return refuse("logit_softcap", gpt.logit_softcap.to_string(), "no logit softcap (model.logit_softcap = 0)");
         }
         Ok(Self {
             model_type: "gpt2".to_string(),

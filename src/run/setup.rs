@@ -262,7 +262,7 @@ fn initial_model<B: FusedAutodiffBackend>(
     Ok(match &config.model.init_from {
         // Every weight comes from the file: no point drawing random ones first.
         Some(dir) => {
-            crate::outln!("Initial weights: {} (Hugging Face GPT-2)", dir.display());
+            crate::outln!("Initial weights: {} (Hugging Face)", dir.display());
             crate::hf::load_weights(gpt_config.init::<B>(device), dir)?
         }
         None => init_model::<B>(&gpt_config, seed::derive(config.training.seed, Stream::Init, 0), device),

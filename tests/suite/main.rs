@@ -19,6 +19,8 @@ mod grad_accum;
 mod hellaswag;
 mod hf;
 mod hostile;
+mod llama;
+mod llama_model;
 mod llmc;
 mod loaders;
 mod memory;
