@@ -112,7 +112,7 @@ impl<B: FusedOps> Gpt<B> {
             }
         };
         if self.logit_softcap > 0.0 {
-            logits.div_scalar(self.logit_softcap).tanh().mul_scalar(self.logit_softcap)
+            burngpt_ops::softcap(logits, self.logit_softcap)
         } else {
             logits
         }

@@ -76,6 +76,18 @@ impl<B: FusedOps> Backward<B, 1> for Silu {
     }
 }
 
+#[derive(Debug)]
+struct Softcap;
+
+impl<B: FusedOps> Backward<B, 1> for Softcap {
+    type State = (FloatTensor<B>, f64);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (y, cap) = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |g| B::fused_softcap_backward(y, g, cap));
+    }
+}
+
 /// Layer norm's state: the input, gamma, epsilon.
 type LayerNormState<B> = (FloatTensor<B>, FloatTensor<B>, f64);
 
@@ -204,6 +216,16 @@ impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
                 prep.finish(x.primitive, y)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::fused_silu(x.primitive)),
+        }
+    }
+
+    fn fused_softcap(x: FloatTensor<Self>, cap: f64) -> FloatTensor<Self> {
+        match Softcap.prepare::<C>([x.node.clone()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let y = B::fused_softcap(x.primitive, cap);
+                prep.finish((y.clone(), cap), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_softcap(x.primitive, cap)),
         }
     }
 

@@ -77,6 +77,16 @@ pub trait FusedOps: Backend {
         reference::silu_backward::<Self>(x, grad)
     }
 
+    /// The logit soft cap `cap * tanh(x / cap)`, element-wise.
+    fn fused_softcap(x: FloatTensor<Self>, cap: f64) -> FloatTensor<Self> {
+        reference::softcap::<Self>(x, cap)
+    }
+
+    /// The gradient of [`FusedOps::fused_softcap`] from its output `y`: `grad * (1 - (y / cap)^2)`.
+    fn fused_softcap_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>, cap: f64) -> FloatTensor<Self> {
+        reference::softcap_backward::<Self>(y, grad, cap)
+    }
+
     /// `(x - mean) / sqrt(var + epsilon) * gamma + beta` over the last dimension.
     fn fused_layer_norm(
         x: FloatTensor<Self>,
@@ -228,6 +238,11 @@ pub fn gelu<B: FusedOps, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
 /// SiLU, `x sigmoid(x)`, with its exact derivative ([`FusedOps::fused_silu`]).
 pub fn silu<B: FusedOps, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     tensor(B::fused_silu(primitive(x)))
+}
+
+/// The logit soft cap `cap * tanh(x / cap)` ([`FusedOps::fused_softcap`]): one pass each way.
+pub fn softcap<B: FusedOps, const D: usize>(x: Tensor<B, D>, cap: f64) -> Tensor<B, D> {
+    tensor(B::fused_softcap(primitive(x), cap))
 }
 
 /// Layer norm over the last dimension ([`FusedOps::fused_layer_norm`]).

@@ -49,6 +49,18 @@ pub fn silu_backward<B: Backend>(x: FloatTensor<B>, grad: FloatTensor<B>) -> Flo
     B::float_mul(grad, slope)
 }
 
+/// `cap * tanh(x / cap)`.
+pub fn softcap<B: Backend>(x: FloatTensor<B>, cap: f64) -> FloatTensor<B> {
+    B::float_mul_scalar(B::float_tanh(B::float_div_scalar(x, cap.into())), cap.into())
+}
+
+/// `grad * (1 - (y / cap)^2)` from the output `y = cap tanh(x / cap)`: `d/dx = 1 - tanh^2`.
+pub fn softcap_backward<B: Backend>(y: FloatTensor<B>, grad: FloatTensor<B>, cap: f64) -> FloatTensor<B> {
+    let t = B::float_div_scalar(y, cap.into());
+    let slope = B::float_add_scalar(B::float_neg(B::float_mul(t.clone(), t)), 1f32.into());
+    B::float_mul(grad, slope)
+}
+
 /// The gradients of layer norm over the last dimension:
 ///
 /// ```text

@@ -6,7 +6,7 @@ mod common;
 
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
-use burngpt_ops::{gelu, log_softmax, silu, softmax, FusedOps};
+use burngpt_ops::{gelu, log_softmax, silu, softcap, softmax, FusedOps};
 use common::host;
 
 mod softmax_values_and_gradients {
@@ -22,6 +22,11 @@ mod gelu_values_and_gradients {
 mod silu_values_and_gradients {
     use super::*;
     backend_tests!(silu_exact);
+}
+
+mod softcap_values_and_gradients {
+    use super::*;
+    backend_tests!(softcap_15);
 }
 
 /// Host softmax of `x` ([rows, cols], row-major) along `dim` in f64: `(p, log p)`.
@@ -136,5 +141,29 @@ fn silu_exact<A: AutodiffBackend + FusedOps>(backend: &str) {
         };
         assert!((values[i] as f64 - want).abs() <= value_tol * want.abs() + 1e-30, "{backend} silu({v}) = {}, f64 {want}", values[i]);
         assert!((grad[i] as f64 - want_slope).abs() <= slope_tol + 1e-30, "{backend} silu'({v}) = {}, f64 {want_slope}", grad[i]);
+    }
+}
+
+/// The logit soft cap `15 tanh(x / 15)` (one node; one pass each way on ndarray) and the gradient of
+/// `sum(w * softcap(x))`, `w (1 - tanh^2(x / 15))` (d/dz tanh z = 1 - tanh^2 z), against f64 over
+/// [-60, 60] (past the cap, where tanh saturates) on both sides of ndarray's threading threshold. The
+/// float32 tanh errs by < 2e-7 absolute (fast_math.rs) or an ulp (Burn's), times the cap 15 in the
+/// value, plus the value's own rounding; the slope `1 - t^2` inherits `2 |t| 2e-7`.
+fn softcap_15<A: AutodiffBackend + FusedOps>(backend: &str) {
+    let dev = Default::default();
+    for n in [120_000, 7] {
+        let xs: Vec<f32> = (0..n).map(|i| -60.0 + 120.0 * i as f32 / n as f32).collect();
+        let w = common::host(n, 0.3);
+        let x = Tensor::<A, 1>::from_data(TensorData::new(xs.clone(), [n]), &dev).require_grad();
+        let wt = Tensor::<A, 1>::from_data(TensorData::new(w.clone(), [n]), &dev);
+        let y = softcap(x.clone(), 15.0);
+        let values: Vec<f32> = y.clone().into_data().to_vec().expect("f32");
+        let grad: Vec<f32> = x.grad(&(y * wt).sum().backward()).expect("gradient").into_data().to_vec().expect("f32");
+        for i in 0..n {
+            let t = (xs[i] as f64 / 15.0).tanh();
+            assert!((values[i] as f64 - 15.0 * t).abs() <= 15.0 * 2e-7 + 1e-6, "{backend} softcap({}) = {}, f64 {}", xs[i], values[i], 15.0 * t);
+            let slope = w[i] as f64 * (1.0 - t * t);
+            assert!((grad[i] as f64 - slope).abs() <= 3.0 * 1e-6, "{backend} softcap'({}) = {}, f64 {slope}", xs[i], grad[i]);
+        }
     }
 }

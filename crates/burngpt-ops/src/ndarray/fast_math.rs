@@ -24,6 +24,8 @@ pub(crate) trait FastMath: Copy {
     fn gelu_slope(self) -> Self;
     /// `sigmoid(x) = 1 / (1 + e^-x)`: 0 (not NaN) where `e^-x` overflows.
     fn sigmoid(self) -> Self;
+    /// `tanh(x)`.
+    fn tanh_fast(self) -> Self;
 }
 
 impl FastMath for f32 {
@@ -47,6 +49,15 @@ impl FastMath for f32 {
     fn sigmoid(self) -> f32 {
         1.0 / (1.0 + exp_f32(-self))
     }
+
+    /// `(1 - e^-2|x|) / (1 + e^-2|x|)` with `x`'s sign: the quotient of two values within an ulp
+    /// or so, except `1 - e^-2|x|` near 0, whose absolute error stays that of `e^-2|x|` (~6e-8):
+    /// below 2e-7 absolute everywhere (tested below).
+    #[inline(always)]
+    fn tanh_fast(self) -> f32 {
+        let t = exp_f32(-2.0 * self.abs());
+        ((1.0 - t) / (1.0 + t)).copysign(self)
+    }
 }
 
 impl FastMath for f64 {
@@ -69,6 +80,11 @@ impl FastMath for f64 {
     #[inline(always)]
     fn sigmoid(self) -> f64 {
         1.0 / (1.0 + (-self).exp())
+    }
+
+    #[inline(always)]
+    fn tanh_fast(self) -> f64 {
+        self.tanh()
     }
 }
 
@@ -138,5 +154,18 @@ mod tests {
         let got: Vec<f32> = special.iter().map(|x| x.exp_fast()).collect();
         assert_eq!(got, vec![0.0, f32::INFINITY, 1.0, f32::INFINITY, 0.0]);
         assert!(f32::NAN.exp_fast().is_nan());
+    }
+
+    #[test]
+    fn tanh_is_within_2e_7_of_f64_and_odd() {
+        let mut worst = 0f64;
+        for i in -400_000..=400_000 {
+            let x = i as f32 * 5e-5; // [-20, 20]
+            worst = worst.max((x.tanh_fast() as f64 - (x as f64).tanh()).abs());
+            assert_eq!(x.tanh_fast(), -(-x).tanh_fast());
+        }
+        assert!(worst < 2e-7, "worst absolute error {worst}");
+        assert_eq!((f32::INFINITY.tanh_fast(), f32::NEG_INFINITY.tanh_fast()), (1.0, -1.0));
+        assert!(f32::NAN.tanh_fast().is_nan());
     }
 }

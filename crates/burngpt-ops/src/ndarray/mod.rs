@@ -10,6 +10,7 @@ mod gelu;
 mod layer_norm;
 mod rms_norm;
 mod silu;
+mod softcap;
 mod softmax;
 
 use burn::tensor::ops::{ActivationOps, FloatTensor, IntTensor, ModuleOps};
@@ -63,6 +64,15 @@ where
 
     fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
         kernel!((x) => gelu::gelu(x).into(), else Self::gelu(x))
+    }
+
+    fn fused_softcap(x: FloatTensor<Self>, cap: f64) -> FloatTensor<Self> {
+        kernel!((x) => softcap::softcap(x, cap).into(), else reference::softcap::<Self>(x, cap))
+    }
+
+    fn fused_softcap_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>, cap: f64) -> FloatTensor<Self> {
+        kernel!((y, grad) => softcap::softcap_backward(y, grad, cap).into(),
+            else reference::softcap_backward::<Self>(y, grad, cap))
     }
 
     fn fused_gelu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
