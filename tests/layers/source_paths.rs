@@ -220,8 +220,6 @@ pub fn paths(text: &str, module: &[String]) -> Vec<Vec<String>> {
     found
 }
 
-/// The module of a source file below its crate root: `data/prepare/encode.rs` is
-
 #[cfg(test)]
 mod tests {
     use super::paths;
