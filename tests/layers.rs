@@ -1,15 +1,32 @@
 //! The library's imports run one way: each top-level module of `src/` sits in a layer and uses
-//! only modules of its own layer or lower ones, with no cycle between modules, nor between the
-//! files of one directory (`super::` paths). Read from the source: every `crate::name` and
-//! `super::name` path outside comments. Also: no file of `src/` is much over 300 lines.
+//! only modules of its own layer or lower ones, with no cycle between modules, nor inside any
+//! directory. Also: no source file of `src/` or `crates/burngpt-ops/src/` is much over 300 lines,
+//! and `crates/burngpt-ops/src/` has no cycle either.
+//!
+//! Read from the source: every `crate::`, `super::` and `self::` path outside comments and
+//! strings, grouped imports included ([`source_paths`]).
+//!
+//! Granularity: in every directory (the crate root included), each child (a file, or a
+//! subdirectory as a whole) is one node. A path from a file to another module adds one edge, in
+//! the deepest directory holding both, between the two children that hold them:
+//! `data/prepare/encode.rs` using `crate::data::tokens::TokenFile` gives `data/prepare ->
+//! data/tokens`, using `super::progress` gives `data/prepare/encode -> data/prepare/progress`,
+//! `train/learner.rs` using `crate::model::Gpt` gives `train -> model`. A path through a
+//! re-export (`crate::data::Batch`) names no child module and adds no edge; import the defining
+//! module's path where an edge matters.
+
+#[path = "layers/source_paths.rs"]
+mod source_paths;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use source_paths::paths;
+
 /// Lowest first. `main.rs` and `commands/` (the binary) may use anything.
 const LAYERS: [&[&str]; 6] = [
-    &["run_dir", "seed", "test_util", "dist", "host_memory"],
+    &["run_dir", "seed", "test_util", "dist", "host_memory", "console"],
     &["checkpoint"],
     &["model", "data", "report"],
     &["train", "generate", "hf", "hellaswag"],
@@ -17,8 +34,11 @@ const LAYERS: [&[&str]; 6] = [
     &["bench", "backend", "cli"],
 ];
 
+/// The most lines a source file may have (about 300, with some slack).
+const MAX_LINES: usize = 330;
+
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in fs::read_dir(dir).expect("src is readable") {
+    for entry in fs::read_dir(dir).expect("source directory is readable") {
         let path = entry.expect("directory entry").path();
         if path.is_dir() {
             sources(&path, out);
@@ -28,25 +48,46 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The names that follow `prefix` (`crate::` or `super::`) in `text`, comments left out.
-fn targets(text: &str, prefix: &str) -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    for line in text.lines() {
-        let code = line.split("//").next().unwrap_or("");
-        let mut rest = code;
-        while let Some(at) = rest.find(prefix) {
-            let before = rest[..at].chars().last();
-            rest = &rest[at + prefix.len()..];
-            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
-                continue;
-            }
-            let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-            if !name.is_empty() {
-                found.insert(name);
+/// The module of a source file below its crate root: `data/prepare/encode.rs` is
+/// `["data", "prepare", "encode"]`, `data/mod.rs` is `["data"]`, `lib.rs` is `[]`.
+fn module_of(rel: &Path) -> Vec<String> {
+    let mut parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().trim_end_matches(".rs").to_string()).collect();
+    if parts.last().is_some_and(|p| p == "mod" || p == "lib") {
+        parts.pop();
+    }
+    parts
+}
+
+/// The import graph of the crate whose root is `root` (edges between the children of each
+/// directory, named by their paths `data/prepare`), the files the binary holds (`main.rs`,
+/// `commands/`) left out; and every file over [`MAX_LINES`].
+fn graph(root: &Path, problems: &mut Vec<String>) -> BTreeMap<String, BTreeSet<String>> {
+    let mut files = Vec::new();
+    sources(root, &mut files);
+    let mut texts = Vec::new();
+    for file in &files {
+        let rel = file.strip_prefix(root).expect("under the root");
+        let text = fs::read_to_string(file).expect("readable source");
+        let lines = text.lines().count();
+        if lines > MAX_LINES {
+            problems.push(format!("{} has {lines} lines (keep files under about 300)", file.display()));
+        }
+        if rel.starts_with("main.rs") || rel.starts_with("commands") {
+            continue;
+        }
+        texts.push((module_of(rel), text));
+    }
+    let known: BTreeSet<Vec<String>> = texts.iter().flat_map(|(m, _)| (1..=m.len()).map(|n| m[..n].to_vec())).collect();
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (module, text) in &texts {
+        for target in paths(text, module) {
+            let common = module.iter().zip(&target).take_while(|(a, b)| a == b).count();
+            if common < module.len() && common < target.len() && known.contains(&target[..=common]) {
+                edges.entry(module[..=common].join("/")).or_default().insert(target[..=common].join("/"));
             }
         }
     }
-    found
+    edges
 }
 
 fn layer_of(module: &str) -> Option<usize> {
@@ -85,43 +126,19 @@ fn cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
 
 #[test]
 fn imports_run_one_way_and_files_stay_small() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    sources(&src, &mut files);
-    let mut modules: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut inner: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let src = manifest.join("src");
     let mut problems = Vec::new();
-    for file in &files {
-        let rel = file.strip_prefix(&src).expect("under src");
-        let parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().trim_end_matches(".rs").to_string()).collect();
-        let text = fs::read_to_string(file).expect("readable source");
-        let lines = text.lines().count();
-        if lines > 330 {
-            problems.push(format!("{} has {lines} lines (keep files under about 300)", rel.display()));
-        }
-        if parts[0] == "main" || parts[0] == "commands" || parts[0] == "lib" {
-            continue;
-        }
-        let module = parts[0].clone();
-        for target in targets(&text, "crate::") {
-            if target != module {
-                modules.entry(module.clone()).or_default().insert(target);
-            }
-        }
-        if parts.len() == 2 && parts[1] != "mod" {
-            let here = format!("{module}/{}", parts[1]);
-            for target in targets(&text, "super::") {
-                if target != parts[1] {
-                    inner.entry(here.clone()).or_default().insert(format!("{module}/{target}"));
-                }
-            }
+    let edges = graph(&src, &mut problems);
+    for entry in fs::read_dir(&src).expect("src is readable") {
+        let path = entry.expect("entry").path();
+        let name = path.file_stem().expect("a name").to_string_lossy().into_owned();
+        if !["main", "lib", "commands"].contains(&name.as_str()) && layer_of(&name).is_none() {
+            problems.push(format!("src/{name} is in no layer of tests/layers.rs"));
         }
     }
-    for (module, uses) in &modules {
-        let Some(own) = layer_of(module) else {
-            problems.push(format!("src/{module} is in no layer of tests/layers.rs"));
-            continue;
-        };
+    for (module, uses) in edges.iter().filter(|(m, _)| !m.contains('/')) {
+        let own = layer_of(module).unwrap_or(0);
         for target in uses {
             match layer_of(target) {
                 Some(layer) if layer > own => problems.push(format!("{module} (layer {own}) uses {target} (layer {layer})")),
@@ -129,11 +146,35 @@ fn imports_run_one_way_and_files_stay_small() {
             }
         }
     }
-    if let Some(found) = cycle(&modules) {
-        problems.push(format!("import cycle: {}", found.join(" -> ")));
+    if let Some(found) = cycle(&edges) {
+        problems.push(format!("import cycle in src/: {}", found.join(" -> ")));
     }
-    if let Some(found) = cycle(&inner) {
-        problems.push(format!("import cycle inside a directory: {}", found.join(" -> ")));
+    let ops = manifest.join("crates/burngpt-ops/src");
+    if let Some(found) = cycle(&graph(&ops, &mut problems)) {
+        problems.push(format!("import cycle in crates/burngpt-ops/src/: {}", found.join(" -> ")));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// `data/prepare/encode.rs` using `crate::data::tokens` and `data/tokens.rs` using
+/// `super::prepare::encode` is a cycle between `data/prepare` and `data/tokens`.
+#[test]
+fn a_cycle_through_a_subdirectory_is_found() {
+    let root = std::env::temp_dir().join(format!("burngpt-layers-{}", std::process::id()));
+    let files = [
+        ("lib.rs", "pub mod data;"),
+        ("data/mod.rs", "mod prepare;\nmod tokens;"),
+        ("data/tokens.rs", "use super::prepare::encode::Encoder;"),
+        ("data/prepare/mod.rs", "mod encode;"),
+        ("data/prepare/encode.rs", "use crate::data::tokens::TokenFile;"),
+    ];
+    for (path, text) in files {
+        let path = root.join(path);
+        fs::create_dir_all(path.parent().expect("a parent")).expect("temp dir");
+        fs::write(&path, text).expect("write");
+    }
+    let edges = graph(&root, &mut Vec::new());
+    fs::remove_dir_all(&root).expect("clean up");
+    assert_eq!(edges.get("data/prepare").map(|e| e.iter().map(String::as_str).collect::<Vec<_>>()), Some(vec!["data/tokens"]));
+    assert_eq!(cycle(&edges).map(|c| c.join(" -> ")), Some("data/prepare -> data/tokens -> data/prepare".to_string()));
 }

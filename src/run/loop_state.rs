@@ -160,7 +160,7 @@ impl<'a, B: FusedAutodiffBackend> LoopState<'a, B> {
     /// sane; it is read back (and checked) on every step where that costs no device
     /// synchronisation.
     pub fn log_step(&mut self, step: usize, epoch: usize, out: &StepOutput<B::InnerBackend>) -> Result<()> {
-        let logged = step % self.t.log_every == 0 || self.is_last(step);
+        let logged = step.is_multiple_of(self.t.log_every) || self.is_last(step);
         if logged || B::HOST_MEMORY {
             let loss = out.loss();
             self.sane("training", loss, step)?;
@@ -174,7 +174,7 @@ impl<'a, B: FusedAutodiffBackend> LoopState<'a, B> {
 
     /// Whether `step` is evaluated: every `eval_every` steps and the last.
     pub fn eval_due(&self, step: usize) -> bool {
-        step % self.t.eval_every == 0 || self.is_last(step)
+        step.is_multiple_of(self.t.eval_every) || self.is_last(step)
     }
 
     /// The validation loss of the model now, checked to be sane and logged.
@@ -209,7 +209,7 @@ impl<'a, B: FusedAutodiffBackend> LoopState<'a, B> {
 
     /// Whether `step` is saved on schedule: every `checkpoint_every` steps and the last.
     pub fn checkpoint_due(&self, step: usize) -> bool {
-        step % self.t.checkpoint_every == 0 || self.is_last(step)
+        step.is_multiple_of(self.t.checkpoint_every) || self.is_last(step)
     }
 
     /// Saves the checkpoint of `step` (rank 0 writes, once every rank's model agrees). The step's
