@@ -1,4 +1,5 @@
-//! Multi-head causal self-attention with one fused `c_attn` projection.
+//! Multi-head causal self-attention with one fused `c_attn` projection; grouped-query attention,
+//! QK-norm and rotary positions when the config asks for them.
 
 use burn::config::Config;
 use burn::module::Module;
@@ -8,43 +9,70 @@ use burn::tensor::{Bool, Tensor};
 use burngpt_ops::{softmax, FusedOps};
 
 use super::init::{linear, linear_3d, INIT_STD};
+use super::rope::{Rope, RopeConfig};
+
+/// Keys and values of the positions seen so far, `[batch, n_kv_heads, seq_cached, head_dim]` each
+/// (keys already rotated at their absolute positions).
+pub type LayerCache<B> = Option<(Tensor<B, 4>, Tensor<B, 4>)>;
 
 /// Configuration of [`CausalSelfAttention`].
 #[derive(Config, Debug)]
 pub struct CausalSelfAttentionConfig {
     /// Width of the residual stream.
     pub d_model: usize,
-    /// Number of heads; divides `d_model`.
+    /// Number of query heads; divides `d_model`.
     pub n_heads: usize,
+    /// Number of key/value heads (grouped-query attention); divides `n_heads`.
+    pub n_kv_heads: usize,
     /// Biases in `c_attn` and `c_proj`.
     pub bias: bool,
     /// Dropout on the attention weights and on the output.
     pub dropout: f64,
-    /// Standard deviation of the residual projection `c_proj` (GPT-2: 0.02 / sqrt(2 n_layers)).
+    /// Standard deviation of the residual projection `c_proj` (GPT-2: 0.02 / sqrt(2 n_layers);
+    /// 0: zeros).
     pub proj_std: f64,
+    /// Parameter-free RMS norm of each query and key head before attention.
+    pub qk_norm: bool,
+    /// Epsilon of the QK-norm.
+    pub norm_eps: f64,
+    /// Rotary positions applied to queries and keys, if any.
+    pub rope: Option<RopeConfig>,
 }
 
-/// `softmax(q k^T / sqrt(head_dim) + causal mask) v` over `n_heads` heads.
+/// `softmax(q k^T / sqrt(head_dim) + causal mask) v` over `n_heads` query heads, key/value head
+/// `j` serving query heads `j * g .. (j + 1) * g`, `g = n_heads / n_kv_heads`.
 #[derive(Module, Debug)]
 pub struct CausalSelfAttention<B: Backend> {
-    /// Fused query/key/value projection, `[d_model, 3 * d_model]`.
+    /// Fused query/key/value projection, `[d_model, (n_heads + 2 n_kv_heads) * head_dim]`: the
+    /// output columns hold all query heads, then all key heads, then all value heads.
     pub c_attn: Linear<B>,
     /// Output projection, `[d_model, d_model]`.
     pub c_proj: Linear<B>,
+    /// Rotary tables (positions = "rope"), not saved.
+    pub rope: Option<Rope<B>>,
     attn_drop: Dropout,
     resid_drop: Dropout,
     n_heads: usize,
+    n_kv_heads: usize,
+    qk_norm: bool,
+    norm_eps: f64,
 }
 
 impl CausalSelfAttentionConfig {
     /// Builds the module with GPT-2 initialisation.
     pub fn init<B: Backend>(&self, device: &B::Device) -> CausalSelfAttention<B> {
+        let head_dim = self.d_model / self.n_heads;
+        let d_qkv = (self.n_heads + 2 * self.n_kv_heads) * head_dim;
         CausalSelfAttention {
-            c_attn: linear(self.d_model, 3 * self.d_model, self.bias, INIT_STD, device),
+            c_attn: linear(self.d_model, d_qkv, self.bias, INIT_STD, device),
             c_proj: linear(self.d_model, self.d_model, self.bias, self.proj_std, device),
+            rope: self.rope.as_ref().map(|rope| rope.init(device)),
             attn_drop: DropoutConfig::new(self.dropout).init(),
             resid_drop: DropoutConfig::new(self.dropout).init(),
             n_heads: self.n_heads,
+            n_kv_heads: self.n_kv_heads,
+            qk_norm: self.qk_norm,
+            norm_eps: self.norm_eps,
         }
     }
 }
@@ -54,7 +82,8 @@ impl<B: FusedOps> CausalSelfAttention<B> {
     /// `x: [batch, seq_len, d_model]` -> `[batch, seq_len, d_model]`
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let [batch, seq_len, d_model] = x.dims();
-        let (q, k, v) = self.qkv(x);
+        let (q, k, v) = self.qkv(x, 0);
+        let (k, v) = (self.repeat_kv(k), self.repeat_kv(v)); // [batch, n_heads, seq_len, head_dim]
         let y = if B::ad_enabled(&q.device()) && self.attn_drop.prob > 0.0 {
             // training with attention dropout: explicit weights for dropout to act on
             self.attn_drop.forward(causal_attention_probs(q, k)).matmul(v)
@@ -66,39 +95,65 @@ impl<B: FusedOps> CausalSelfAttention<B> {
         self.resid_drop.forward(linear_3d(&self.c_proj, y))
     }
 
-    /// Attention for new positions that follow `cache` (keys and values of earlier
-    /// positions, `[batch, n_heads, seq_cached, head_dim]` each); the cache is extended.
+    /// Attention for new positions that follow `cache` (keys and values of earlier positions,
+    /// `[batch, n_kv_heads, seq_cached, head_dim]` each); the cache is extended. The new
+    /// positions start at `seq_cached` (where RoPE rotates them).
     ///
     /// # Shapes
     /// `x: [batch, seq_new, d_model]` -> `[batch, seq_new, d_model]`
-    pub fn forward_cached(&self, x: Tensor<B, 3>, cache: &mut Option<(Tensor<B, 4>, Tensor<B, 4>)>) -> Tensor<B, 3> {
+    pub fn forward_cached(&self, x: Tensor<B, 3>, cache: &mut LayerCache<B>) -> Tensor<B, 3> {
         let [batch, seq_len, d_model] = x.dims();
-        let (q, k, v) = self.qkv(x);
+        let start = cache.as_ref().map_or(0, |(k, _)| k.dims()[2]);
+        let (q, k, v) = self.qkv(x, start);
         let (k, v) = match cache.take() {
             Some((k_old, v_old)) => (Tensor::cat(vec![k_old, k], 2), Tensor::cat(vec![v_old, v], 2)),
             None => (k, v),
         };
         *cache = Some((k.clone(), v.clone()));
         // is_causal aligns the mask bottom-right: new query i sees every cached key.
-        let y = causal_attention(q, k, v).swap_dims(1, 2).reshape([batch, seq_len, d_model]);
+        let y = causal_attention(q, self.repeat_kv(k), self.repeat_kv(v));
+        let y = y.swap_dims(1, 2).reshape([batch, seq_len, d_model]);
         linear_3d(&self.c_proj, y)
     }
 
-    /// Queries, keys and values per head, each `[batch, n_heads, seq_len, head_dim]`.
-    fn qkv(&self, x: Tensor<B, 3>) -> (Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>) {
+    /// Queries `[batch, n_heads, seq_len, head_dim]`, keys and values
+    /// `[batch, n_kv_heads, seq_len, head_dim]`, for positions `start..start + seq_len`:
+    /// queries and keys QK-normed, then rotated, when the config asks.
+    fn qkv(&self, x: Tensor<B, 3>, start: usize) -> (Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>) {
         let [batch, seq_len, d_model] = x.dims();
-        let head_dim = d_model / self.n_heads;
-        let qkv = linear_3d(&self.c_attn, x); // [batch, seq_len, 3 * d_model]
-        let mut parts = qkv
-            .reshape([batch, seq_len, 3, self.n_heads, head_dim])
-            .permute([2, 0, 3, 1, 4]) // [3, batch, n_heads, seq_len, head_dim]
-            .chunk(3, 0)
-            .into_iter()
-            .map(|t| t.squeeze_dim::<4>(0)); // [batch, n_heads, seq_len, head_dim]
-        match (parts.next(), parts.next(), parts.next()) {
-            (Some(q), Some(k), Some(v)) => (q, k, v),
-            _ => unreachable!("chunk(3) of a dimension of size 3 gives 3 parts"),
+        let (n_q, n_kv) = (self.n_heads, self.n_kv_heads);
+        let head_dim = d_model / n_q;
+        let heads = linear_3d(&self.c_attn, x) // [batch, seq_len, (n_q + 2 n_kv) * head_dim]
+            .reshape([batch, seq_len, n_q + 2 * n_kv, head_dim])
+            .swap_dims(1, 2); // [batch, n_q + 2 n_kv, seq_len, head_dim]
+        let q = heads.clone().narrow(1, 0, n_q);
+        let k = heads.clone().narrow(1, n_q, n_kv);
+        let v = heads.narrow(1, n_q + n_kv, n_kv);
+        let (q, k) = if self.qk_norm {
+            (burngpt_ops::rms_norm(q, None, self.norm_eps), burngpt_ops::rms_norm(k, None, self.norm_eps))
+        } else {
+            (q, k)
+        };
+        match &self.rope {
+            Some(rope) => (rope.apply(q, start), rope.apply(k, start), v),
+            None => (q, k, v),
         }
+    }
+
+    /// Each key/value head repeated for the `n_heads / n_kv_heads` query heads it serves
+    /// (Hugging Face's `repeat_kv`); the tensor itself when every query head has its own.
+    ///
+    /// # Shapes
+    /// `x: [batch, n_kv_heads, seq, head_dim]` -> `[batch, n_heads, seq, head_dim]`
+    fn repeat_kv(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let groups = self.n_heads / self.n_kv_heads;
+        if groups == 1 {
+            return x;
+        }
+        let [batch, n_kv, seq, head_dim] = x.dims();
+        x.unsqueeze_dim::<5>(2) // [batch, n_kv_heads, 1, seq, head_dim]
+            .expand([batch, n_kv, groups, seq, head_dim])
+            .reshape([batch, n_kv * groups, seq, head_dim])
     }
 }
 

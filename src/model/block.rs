@@ -1,4 +1,4 @@
-//! A pre-LayerNorm transformer block.
+//! A pre-norm transformer block.
 
 use burn::config::Config;
 use burn::module::Module;
@@ -6,9 +6,9 @@ use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use burngpt_ops::FusedOps;
 
-use super::attention::{CausalSelfAttention, CausalSelfAttentionConfig};
-use super::layer_norm::LayerNorm;
+use super::attention::{CausalSelfAttention, CausalSelfAttentionConfig, LayerCache};
 use super::mlp::{Mlp, MlpConfig};
+use super::norm::{Norm, NormConfig};
 
 /// Configuration of [`Block`].
 #[derive(Config, Debug)]
@@ -17,21 +17,19 @@ pub struct BlockConfig {
     pub attn: CausalSelfAttentionConfig,
     /// The MLP sub-layer.
     pub mlp: MlpConfig,
-    /// Epsilon of both LayerNorms.
-    pub layer_norm_eps: f64,
-    /// Whether both LayerNorms have a bias.
-    pub layer_norm_bias: bool,
+    /// Both norms (LayerNorm or RMSNorm).
+    pub norm: NormConfig,
 }
 
 /// `x + attn(ln_1(x))`, then `x + mlp(ln_2(x))`.
 #[derive(Module, Debug)]
 pub struct Block<B: Backend> {
-    /// LayerNorm before attention.
-    pub ln_1: LayerNorm<B>,
+    /// Norm before attention.
+    pub ln_1: Norm<B>,
     /// Causal self-attention.
     pub attn: CausalSelfAttention<B>,
-    /// LayerNorm before the MLP.
-    pub ln_2: LayerNorm<B>,
+    /// Norm before the MLP.
+    pub ln_2: Norm<B>,
     /// Feed-forward network.
     pub mlp: Mlp<B>,
 }
@@ -39,11 +37,10 @@ pub struct Block<B: Backend> {
 impl BlockConfig {
     /// Builds the block.
     pub fn init<B: Backend>(&self, device: &B::Device) -> Block<B> {
-        let d_model = self.mlp.d_model;
         Block {
-            ln_1: LayerNorm::new(d_model, self.layer_norm_eps, self.layer_norm_bias, device),
+            ln_1: self.norm.init(device),
             attn: self.attn.init(device),
-            ln_2: LayerNorm::new(d_model, self.layer_norm_eps, self.layer_norm_bias, device),
+            ln_2: self.norm.init(device),
             mlp: self.mlp.init(device),
         }
     }
@@ -61,7 +58,7 @@ impl<B: FusedOps> Block<B> {
     ///
     /// # Shapes
     /// `x: [batch, seq_new, d_model]` -> `[batch, seq_new, d_model]`
-    pub fn forward_cached(&self, x: Tensor<B, 3>, cache: &mut Option<(Tensor<B, 4>, Tensor<B, 4>)>) -> Tensor<B, 3> {
+    pub fn forward_cached(&self, x: Tensor<B, 3>, cache: &mut LayerCache<B>) -> Tensor<B, 3> {
         let x = x.clone() + self.attn.forward_cached(self.ln_1.forward(x), cache);
         x.clone() + self.mlp.forward(self.ln_2.forward(x))
     }

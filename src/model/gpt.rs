@@ -1,4 +1,4 @@
-//! The GPT language model: embeddings, a stack of blocks, a final LayerNorm and the LM head.
+//! The GPT language model: embeddings, a stack of blocks, a final norm and the LM head.
 
 use burn::module::Module;
 use burn::nn::{Dropout, Embedding, Linear};
@@ -6,33 +6,37 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 use burngpt_ops::FusedOps;
 
+use super::attention::LayerCache;
 use super::block::Block;
 use super::init::linear_3d;
-use super::layer_norm::LayerNorm;
+use super::norm::Norm;
 
 /// A decoder-only transformer with GPT-2's parameter names.
 #[derive(Module, Debug)]
 pub struct Gpt<B: Backend> {
     /// Token embedding, `[vocab_size, d_model]`.
     pub wte: Embedding<B>,
-    /// Learned position embedding, `[block_size, d_model]` (absent for sinusoidal positions).
+    /// Learned position embedding, `[block_size, d_model]` (absent for sinusoidal and rotary
+    /// positions; rotary tables live in each block's attention).
     pub wpe: Option<Embedding<B>>,
     /// Fixed sinusoidal table, `[block_size, d_model]`: not a parameter, not saved.
     pub sinusoid: Option<Tensor<B, 2>>,
     /// The transformer blocks.
     pub h: Vec<Block<B>>,
-    /// Final LayerNorm.
-    pub ln_f: LayerNorm<B>,
+    /// Final norm.
+    pub ln_f: Norm<B>,
     /// Output projection `[d_model, vocab_size]` (absent when tied to `wte`).
     pub lm_head: Option<Linear<B>>,
     pub(super) drop: Dropout,
     pub(super) block_size: usize,
+    /// `cap * tanh(logits / cap)` on the logits when > 0 (`model.logit_softcap`).
+    pub(super) logit_softcap: f64,
 }
 
 /// Keys and values of every layer for the positions seen so far (incremental decoding).
 #[derive(Debug, Clone, Default)]
 pub struct KvCache<B: Backend> {
-    layers: Vec<Option<(Tensor<B, 4>, Tensor<B, 4>)>>,
+    layers: Vec<LayerCache<B>>,
     len: usize,
 }
 
@@ -94,18 +98,23 @@ impl<B: FusedOps> Gpt<B> {
         self.drop.forward(x)
     }
 
-    /// The LM head: `x @ wte^T` when tied, else `lm_head(x)`.
+    /// The LM head: `x @ wte^T` when tied, else `lm_head(x)`; then the soft cap, if any.
     ///
     /// # Shapes
     /// `x: [batch, seq_len, d_model]` -> `[batch, seq_len, vocab_size]`
     fn head(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        match &self.lm_head {
+        let logits = match &self.lm_head {
             Some(lm_head) => linear_3d(lm_head, x),
             None => {
                 let [batch, seq_len, d_model] = x.dims();
                 let logits = x.reshape([batch * seq_len, d_model]).matmul(self.wte.weight.val().transpose());
                 logits.reshape([batch, seq_len, self.wte.weight.dims()[0]])
             }
+        };
+        if self.logit_softcap > 0.0 {
+            logits.div_scalar(self.logit_softcap).tanh().mul_scalar(self.logit_softcap)
+        } else {
+            logits
         }
     }
 

@@ -8,8 +8,9 @@ use super::init::INIT_STD;
 use super::GptConfig;
 
 /// The initial values of the parameter at `path` with `shape`, following GPT-2:
-/// LayerNorm weight 1, biases and LayerNorm bias 0, residual projections (`c_proj.weight`)
-/// Normal(0, 0.02 / sqrt(2 n_layers)), every other weight and embedding Normal(0, 0.02).
+/// norm weights (LayerNorm, RMSNorm) 1, biases and LayerNorm bias 0, residual projections
+/// (`c_proj.weight`) Normal(0, 0.02 / sqrt(2 n_layers)) or, with `model.zero_init_proj`, 0,
+/// every other weight and embedding Normal(0, 0.02).
 /// Each parameter has its own stream, derived from `seed` and its path.
 pub fn gpt2_init_values(config: &GptConfig, seed: u64, path: &str, shape: &[usize]) -> Vec<f32> {
     let n: usize = shape.iter().product();
@@ -17,6 +18,9 @@ pub fn gpt2_init_values(config: &GptConfig, seed: u64, path: &str, shape: &[usiz
         return vec![1.0; n];
     }
     if path.ends_with(".beta") || path.ends_with(".bias") {
+        return vec![0.0; n];
+    }
+    if config.zero_init_proj && path.ends_with("c_proj.weight") {
         return vec![0.0; n];
     }
     let std = if path.ends_with("c_proj.weight") {

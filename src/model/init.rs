@@ -8,7 +8,8 @@ use burn::tensor::Tensor;
 /// GPT-2's standard deviation for weights and embeddings.
 pub const INIT_STD: f64 = 0.02;
 
-/// A Linear layer `[d_in, d_out]` with weights Normal(0, `std`) and, if `bias`, a zero bias.
+/// A Linear layer `[d_in, d_out]` with weights Normal(0, `std`) (zeros when `std` is 0) and, if
+/// `bias`, a zero bias.
 ///
 /// Burn's `LinearConfig` draws the bias from the weight's initializer, which is not GPT-2's
 /// init, so the struct is built from its public fields.
@@ -19,7 +20,8 @@ pub fn linear<B: Backend>(
     std: f64,
     device: &B::Device,
 ) -> Linear<B> {
-    let weight: Param<Tensor<B, 2>> = Initializer::Normal { mean: 0.0, std }.init_with(
+    let initializer = if std == 0.0 { Initializer::Zeros } else { Initializer::Normal { mean: 0.0, std } };
+    let weight: Param<Tensor<B, 2>> = initializer.init_with(
         [d_in, d_out],
         Some(d_in),
         Some(d_out),

@@ -11,14 +11,19 @@
 //!   (kept by ln_1), ln_1's output (by c_attn), q, k and v (`3Nd`, by the attention node), the
 //!   attention output as c_proj reads it, the residual after attention (by ln_2) and ln_2's output
 //!   (by c_fc): `8Nd`; c_fc's output (by GELU) and GELU's (by c_proj): `2Nf`, and a third `Nf` for
-//!   the tanh GELU (its slope); the attention rows' max and sum, `2BHT`: the fused attention
+//!   the tanh GELU (its slope); ReLU² keeps two (the ReLU's output, the square's by c_proj), SwiGLU
+//!   five (gate, its sigmoid, SiLU's output, the up projection, their product); QK-norm keeps the
+//!   queries and keys it normalises, `2Nd` at most (grouped-query attention keeps `3Nd` for q, k
+//!   and v too: the attention node holds the keys and values repeated per query head; RoPE keeps only
+//!   its tables); the attention rows' max and sum, `2BHT`: the fused attention
 //!   recomputes the `T x T` probabilities in its backward pass. With dropout, its masks and
 //!   attention's explicit probabilities: `3BHT^2 + 5Nd` more per block, `2Nd` at the embeddings.
 //!   After the blocks, ln_f's input and output, `2Nd`. Plus the backward pass's working memory:
 //!   the gradients of one block's activations while those are still held, one block's worth
 //!   again, and the residual stream's gradient beside them, `2Nd`;
 //! - **logits** `NV`, once: the fused cross-entropy writes its gradient over them (ndarray's
-//!   kernel); a backend that keeps the gradient apart holds them twice;
+//!   kernel); a backend that keeps the gradient apart holds them twice; a logit soft cap keeps its
+//!   `tanh` too, one `NV` more;
 //! - **overhead**: 96 MiB for the process itself (code, thread stacks, the allocator's caches, the
 //!   tokenizer, data preparation, evaluation, the plots).
 //!
@@ -46,7 +51,7 @@
 //! docs/measurements.md finds a long run can afford on 24 GiB) and refuse batch 28, which one step
 //! survives but a run, adding the moments' ~950 MiB, would not.
 
-use crate::model::{GeluKind, GptConfig};
+use crate::model::{GeluKind, GptConfig, MlpKind};
 
 /// Bytes of a float32.
 const F32: u128 = 4;
@@ -116,8 +121,13 @@ pub fn estimate(s: &RunShape) -> MemoryEstimate {
     let n = prod(&[b, t]);
     let params = m.param_count(s.vocab_size);
     let floats = |count: u128| prod(&[F32, count]);
-    let gelu = if m.gelu == GeluKind::Tanh { 3 } else { 2 };
-    let mut block = sum(&[prod(&[8, n, d]), prod(&[gelu, n, f]), prod(&[2, b, h, t])]);
+    let mlp = match m.mlp {
+        MlpKind::Gelu if m.gelu == GeluKind::Tanh => 3,
+        MlpKind::Gelu | MlpKind::Relu2 => 2,
+        MlpKind::Swiglu => 5,
+    };
+    let qk_norm = if m.qk_norm { 2 } else { 0 };
+    let mut block = sum(&[prod(&[8 + qk_norm, n, d]), prod(&[mlp, n, f]), prod(&[2, b, h, t])]);
     let mut outside = prod(&[2, n, d]);
     if m.dropout > 0.0 {
         block = sum(&[block, prod(&[3, b, h, t, t]), prod(&[5, n, d])]);
@@ -130,7 +140,7 @@ pub fn estimate(s: &RunShape) -> MemoryEstimate {
         optimizer: floats(prod(&[2, params])),
         activations: floats(sum(&[prod(&[l, block]), outside])),
         backward: floats(sum(&[block, prod(&[2, n, d])])),
-        logits: floats(prod(&[if s.logits_in_place { 1 } else { 2 }, n, v])),
+        logits: floats(prod(&[(if s.logits_in_place { 1 } else { 2 }) + u128::from(m.logit_softcap > 0.0), n, v])),
         overhead: OVERHEAD_BYTES,
     }
 }

@@ -11,6 +11,7 @@ mod corpora;
 mod adamw_fused;
 mod bpb;
 mod cli;
+mod components;
 mod crash;
 mod data;
 mod generate;

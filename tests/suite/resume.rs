@@ -77,7 +77,7 @@ pub(crate) fn final_params(run: &Path) -> Vec<(String, Vec<f32>)> {
     for p in named_params::<NdArray<f32>, _>(&model) {
         let values = match p.name.as_str() {
             n if n.starts_with("wte") => model.wte.weight.val().into_data(),
-            n if n.starts_with("ln_f.gamma") => model.ln_f.gamma.val().into_data(),
+            n if n.starts_with("ln_f.gamma") => model.ln_f.gamma.as_ref().expect("affine").val().into_data(),
             n if n.starts_with("h.1.mlp.c_fc.weight") => model.h[1].mlp.c_fc.weight.val().into_data(),
             n if n.starts_with("h.0.attn.c_attn.weight") => model.h[0].attn.c_attn.weight.val().into_data(),
             _ => continue,

@@ -1,7 +1,7 @@
 //! [`FusedOps`] for `Autodiff<B>`: each operation is one node of the autodiff graph.
 //!
 //! The forward pass is the inner backend's method; the node keeps what the backward needs (the
-//! output for softmax and log-softmax, the input for GELU and layer norm, the inputs and the
+//! output for softmax and log-softmax, the input for GELU, SiLU, layer norm and RMSNorm, the inputs and the
 //! softmax rows' statistics for attention, the logits' gradient for cross-entropy) and its
 //! backward calls the inner backend's `*_backward` method. Burn's own ops would record one node
 //! per primitive op (softmax: max, subtract, exp, sum, divide) and walk each of them backward. The `*_backward` methods and `adamw_update` keep their
@@ -64,6 +64,18 @@ impl<B: FusedOps> Backward<B, 1> for Gelu {
     }
 }
 
+#[derive(Debug)]
+struct Silu;
+
+impl<B: FusedOps> Backward<B, 1> for Silu {
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let x = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |g| B::fused_silu_backward(x, g));
+    }
+}
+
 /// Layer norm's state: the input, gamma, epsilon.
 type LayerNormState<B> = (FloatTensor<B>, FloatTensor<B>, f64);
 
@@ -92,6 +104,35 @@ impl<B: FusedOps> Backward<B, 2> for LayerNormNoBeta {
         let (x, gamma, epsilon) = ops.state;
         let (dx, dgamma, _) = B::fused_layer_norm_backward(x, gamma, false, epsilon, grad);
         register_parent_grads!(ops, grads, [Some(dx), Some(dgamma)]);
+    }
+}
+
+/// RMSNorm's state: the input, gamma (when affine), epsilon.
+type RmsNormState<B> = (FloatTensor<B>, Option<FloatTensor<B>>, f64);
+
+#[derive(Debug)]
+struct RmsNormWithGamma;
+
+impl<B: FusedOps> Backward<B, 2> for RmsNormWithGamma {
+    type State = RmsNormState<B>;
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<B>(&ops.node);
+        let (x, gamma, epsilon) = ops.state;
+        let (dx, dgamma) = B::fused_rms_norm_backward(x, gamma, epsilon, grad);
+        register_parent_grads!(ops, grads, [Some(dx), dgamma]);
+    }
+}
+
+#[derive(Debug)]
+struct RmsNormNoGamma;
+
+impl<B: FusedOps> Backward<B, 1> for RmsNormNoGamma {
+    type State = RmsNormState<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (x, _, epsilon) = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |g| B::fused_rms_norm_backward(x, None, epsilon, g).0);
     }
 }
 
@@ -156,6 +197,16 @@ impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
         }
     }
 
+    fn fused_silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match Silu.prepare::<C>([x.node.clone()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let y = B::fused_silu(x.primitive.clone());
+                prep.finish(x.primitive, y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_silu(x.primitive)),
+        }
+    }
+
     fn fused_layer_norm(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
@@ -175,6 +226,26 @@ impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
             None => match LayerNormNoBeta.prepare::<C>([x.node.clone(), gamma.node.clone()]).compute_bound().stateful() {
                 OpsKind::Tracked(prep) => prep.finish(state, forward(None)),
                 OpsKind::UnTracked(prep) => prep.finish(forward(None)),
+            },
+        }
+    }
+
+    fn fused_rms_norm(x: FloatTensor<Self>, gamma: Option<FloatTensor<Self>>, epsilon: f64) -> FloatTensor<Self> {
+        match gamma {
+            Some(gamma) => {
+                let state = (x.primitive.clone(), Some(gamma.primitive.clone()), epsilon);
+                let forward = B::fused_rms_norm(x.primitive, Some(gamma.primitive), epsilon);
+                match RmsNormWithGamma.prepare::<C>([x.node.clone(), gamma.node.clone()]).compute_bound().stateful() {
+                    OpsKind::Tracked(prep) => prep.finish(state, forward),
+                    OpsKind::UnTracked(prep) => prep.finish(forward),
+                }
+            }
+            None => match RmsNormNoGamma.prepare::<C>([x.node.clone()]).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => {
+                    let y = B::fused_rms_norm(x.primitive.clone(), None, epsilon);
+                    prep.finish((x.primitive, None, epsilon), y)
+                }
+                OpsKind::UnTracked(prep) => prep.finish(B::fused_rms_norm(x.primitive, None, epsilon)),
             },
         }
     }

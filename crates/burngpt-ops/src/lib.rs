@@ -1,7 +1,7 @@
 //! burngpt's fused operations as a Burn backend extension.
 //!
-//! Each operation the GPT spends its time in (softmax, log-softmax, exact GELU, layer norm,
-//! causal attention, cross-entropy) and the AdamW update is a method of [`FusedOps`], an extension trait over
+//! Each operation the GPT spends its time in (softmax, log-softmax, exact GELU, SiLU, layer norm,
+//! RMSNorm, causal attention, cross-entropy) and the AdamW update is a method of [`FusedOps`], an extension trait over
 //! Burn's `Backend` (the pattern of Burn's `examples/custom-wgpu-kernel`):
 //!
 //! - every method has a default built from Burn's own ops ([`reference`]), which flex, wgpu and
@@ -10,8 +10,8 @@
 //! - `Autodiff<B>` records each operation as **one** autodiff node whose backward pass calls the
 //!   inner backend's `*_backward` method ([`autodiff`]), instead of one node per primitive op.
 //!
-//! The model calls the tensor-level functions below ([`softmax`], [`log_softmax`], [`gelu`],
-//! [`layer_norm`], [`causal_attention`], [`cross_entropy`]); the optimizer calls [`FusedOps::adamw_update`].
+//! The model calls the tensor-level functions below ([`softmax`], [`log_softmax`], [`gelu`], [`silu`],
+//! [`layer_norm`], [`rms_norm`], [`causal_attention`], [`cross_entropy`]); the optimizer calls [`FusedOps::adamw_update`].
 
 pub mod adamw;
 mod autodiff;
@@ -66,6 +66,17 @@ pub trait FusedOps: Backend {
         reference::gelu_backward::<Self>(x, grad)
     }
 
+    /// SiLU (swish): `x sigmoid(x)`.
+    fn fused_silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        reference::silu::<Self>(x)
+    }
+
+    /// The derivative of [`FusedOps::fused_silu`] times `grad`: `grad s (1 + x (1 - s))`,
+    /// `s = sigmoid(x)`.
+    fn fused_silu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        reference::silu_backward::<Self>(x, grad)
+    }
+
     /// `(x - mean) / sqrt(var + epsilon) * gamma + beta` over the last dimension.
     fn fused_layer_norm(
         x: FloatTensor<Self>,
@@ -85,6 +96,22 @@ pub trait FusedOps: Backend {
         grad: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, Option<FloatTensor<Self>>) {
         reference::layer_norm_backward::<Self>(x, gamma, has_beta, epsilon, grad)
+    }
+
+    /// `x / sqrt(mean(x^2) + epsilon) * gamma` over the last dimension (RMSNorm; without `gamma`,
+    /// parameter-free).
+    fn fused_rms_norm(x: FloatTensor<Self>, gamma: Option<FloatTensor<Self>>, epsilon: f64) -> FloatTensor<Self> {
+        reference::rms_norm::<Self>(x, gamma, epsilon)
+    }
+
+    /// `(dx, dgamma)` of [`FusedOps::fused_rms_norm`]; `dgamma` when `gamma` is given.
+    fn fused_rms_norm_backward(
+        x: FloatTensor<Self>,
+        gamma: Option<FloatTensor<Self>>,
+        epsilon: f64,
+        grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, Option<FloatTensor<Self>>) {
+        reference::rms_norm_backward::<Self>(x, gamma, epsilon, grad)
     }
 
     /// `softmax(q k^T / sqrt(head_dim) + causal mask) v`; query `i` sees keys up to
@@ -198,6 +225,11 @@ pub fn gelu<B: FusedOps, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     tensor(B::fused_gelu(primitive(x)))
 }
 
+/// SiLU, `x sigmoid(x)`, with its exact derivative ([`FusedOps::fused_silu`]).
+pub fn silu<B: FusedOps, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    tensor(B::fused_silu(primitive(x)))
+}
+
 /// Layer norm over the last dimension ([`FusedOps::fused_layer_norm`]).
 ///
 /// # Shapes
@@ -209,6 +241,15 @@ pub fn layer_norm<B: FusedOps, const D: usize>(
     epsilon: f64,
 ) -> Tensor<B, D> {
     tensor(B::fused_layer_norm(primitive(x), primitive(gamma), beta.map(primitive), epsilon))
+}
+
+/// RMSNorm over the last dimension ([`FusedOps::fused_rms_norm`]); `gamma: None` is the
+/// parameter-free norm.
+///
+/// # Shapes
+/// `x: [.., d]`, `gamma: [d]` -> `[.., d]`
+pub fn rms_norm<B: FusedOps, const D: usize>(x: Tensor<B, D>, gamma: Option<Tensor<B, 1>>, epsilon: f64) -> Tensor<B, D> {
+    tensor(B::fused_rms_norm(primitive(x), gamma.map(primitive), epsilon))
 }
 
 /// Causal scaled dot-product attention ([`FusedOps::fused_causal_attention`]).

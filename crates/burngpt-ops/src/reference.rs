@@ -1,6 +1,6 @@
 //! The default implementations of [`FusedOps`](crate::FusedOps), built from Burn's own ops.
 //!
-//! Forward passes are Burn's (`softmax`, `gelu`, `layer_norm`, the attention fallback's
+//! Forward passes are Burn's (`softmax`, `gelu`, `layer_norm`, RMSNorm's few ops, the attention fallback's
 //! arithmetic); backward passes are the closed forms below, each a handful of tensor ops that any
 //! backend runs (and that Burn's fusion can merge on the GPU backends). The ndarray kernels compute
 //! the same formulas in one pass; the tests compare both against float64 host values.
@@ -35,6 +35,20 @@ pub fn gelu_backward<B: Backend>(x: FloatTensor<B>, grad: FloatTensor<B>) -> Flo
     B::float_mul(B::float_add(cdf, B::float_mul(x, pdf)), grad)
 }
 
+/// `x sigmoid(x)` with Burn's sigmoid.
+pub fn silu<B: Backend>(x: FloatTensor<B>) -> FloatTensor<B> {
+    B::float_mul(x.clone(), B::sigmoid(x))
+}
+
+/// `grad s (1 + x (1 - s))` with `s = sigmoid(x)`: the derivative of `x s`, since
+/// `s' = s (1 - s)`.
+pub fn silu_backward<B: Backend>(x: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
+    let s = B::sigmoid(x.clone());
+    let one_minus_s = B::float_add_scalar(B::float_neg(s.clone()), 1f32.into());
+    let slope = B::float_mul(s, B::float_add_scalar(B::float_mul(x, one_minus_s), 1f32.into()));
+    B::float_mul(grad, slope)
+}
+
 /// The gradients of layer norm over the last dimension:
 ///
 /// ```text
@@ -64,6 +78,50 @@ pub fn layer_norm_backward<B: Backend>(
     let dgamma = (grad.clone() * xhat).sum_dim(0).reshape([d]);
     let dbeta = has_beta.then(|| primitive(grad.sum_dim(0).reshape([d])));
     (B::float_reshape(primitive(dx), shape), primitive(dgamma), dbeta)
+}
+
+/// `x / sqrt(mean(x^2) + epsilon) * gamma` over the last dimension, in Burn's ops.
+pub fn rms_norm<B: Backend>(x: FloatTensor<B>, gamma: Option<FloatTensor<B>>, epsilon: f64) -> FloatTensor<B> {
+    let shape = x.shape();
+    let d = shape.as_slice().last().copied().unwrap_or(1);
+    let x: Tensor<B, 2> = tensor(B::float_reshape(x, [shape.num_elements() / d.max(1), d].into()));
+    let rstd = x.clone().square().mean_dim(1).add_scalar(epsilon).sqrt().recip(); // [rows, 1]
+    let y = x * rstd;
+    let y = match gamma {
+        Some(gamma) => y * tensor::<B, 1>(gamma).unsqueeze::<2>(),
+        None => y,
+    };
+    B::float_reshape(primitive(y), shape)
+}
+
+/// The gradients of RMSNorm over the last dimension (from `y_j = gamma_j x_j rstd` with
+/// `rstd = (mean(x^2) + epsilon)^(-1/2)`, whose derivative is `-rstd^3 x_k / d`):
+///
+/// ```text
+/// xhat = x * rstd          gg = grad * gamma (grad without gamma)
+/// dx = rstd * (gg - xhat * mean(gg * xhat))
+/// dgamma = sum over rows of grad * xhat
+/// ```
+pub fn rms_norm_backward<B: Backend>(
+    x: FloatTensor<B>,
+    gamma: Option<FloatTensor<B>>,
+    epsilon: f64,
+    grad: FloatTensor<B>,
+) -> (FloatTensor<B>, Option<FloatTensor<B>>) {
+    let shape = x.shape();
+    let d = shape.as_slice().last().copied().unwrap_or(1);
+    let rows = |t: FloatTensor<B>| -> Tensor<B, 2> { tensor(B::float_reshape(t, [shape.num_elements() / d.max(1), d].into())) };
+    let (x, grad) = (rows(x), rows(grad));
+    let rstd = x.clone().square().mean_dim(1).add_scalar(epsilon).sqrt().recip(); // [rows, 1]
+    let xhat = x * rstd.clone();
+    let gamma = gamma.map(|g| tensor::<B, 1>(g).unsqueeze::<2>());
+    let gg = match &gamma {
+        Some(gamma) => grad.clone() * gamma.clone(),
+        None => grad.clone(),
+    };
+    let dx = (gg.clone() - xhat.clone() * (gg * xhat.clone()).mean_dim(1)) * rstd;
+    let dgamma = gamma.map(|_| primitive((grad * xhat).sum_dim(0).reshape([d])));
+    (B::float_reshape(primitive(dx), shape), dgamma)
 }
 
 /// Burn's attention with `is_causal` and no mask, bias or softcap (on GPU backends, their kernel).

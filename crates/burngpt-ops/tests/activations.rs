@@ -6,7 +6,7 @@ mod common;
 
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
-use burngpt_ops::{gelu, log_softmax, softmax, FusedOps};
+use burngpt_ops::{gelu, log_softmax, silu, softmax, FusedOps};
 use common::host;
 
 mod softmax_values_and_gradients {
@@ -17,6 +17,11 @@ mod softmax_values_and_gradients {
 mod gelu_values_and_gradients {
     use super::*;
     backend_tests!(gelu_exact);
+}
+
+mod silu_values_and_gradients {
+    use super::*;
+    backend_tests!(silu_exact);
 }
 
 /// Host softmax of `x` ([rows, cols], row-major) along `dim` in f64: `(p, log p)`.
@@ -103,4 +108,33 @@ fn gelu_exact<A: AutodiffBackend + FusedOps>(backend: &str) {
         assert!((grad[i] as f64 - (cdf + v * pdf)).abs() <= half_erf_err * (1.0 + v.abs()) + 2.4e-7, "{backend} gelu'({v}) = {}, f64 {}", grad[i], cdf + v * pdf);
     }
     eprintln!("{backend}: largest |gelu(x) error| / |x| = {worst:.2e}");
+}
+
+/// SiLU and its gradient (one node; one pass each way on ndarray) against f64 `x s` and
+/// `s (1 + x (1 - s))`, `s = 1 / (1 + e^-x)` (derived by hand: `s' = s (1 - s)`), on [-20, 20)
+/// and at +-100 (where `e^-x` overflows float32: 0, not NaN). ndarray's sigmoid is `exp` within
+/// 1 ulp then two roundings: s within 3 ulp (2e-7 relative), so `1 - s` within 2e-7 absolute and
+/// the slope within `(1 + |x|) 3e-7`. Burn's default sigmoid, `exp(-log(1 + e^-x))`, turns the
+/// log's rounding of `log(1 + e^-x) <= |x| + 1` into a relative error of about `(|x| + 4) 1.2e-7`,
+/// which the slope multiplies by `1 + |x|`.
+fn silu_exact<A: AutodiffBackend + FusedOps>(backend: &str) {
+    let dev = Default::default();
+    let mut xs: Vec<f32> = (0..40_000).map(|i| -20.0 + i as f32 * 0.001).collect();
+    xs.extend([-100.0, 100.0]);
+    let n = xs.len();
+    let x = Tensor::<A, 1>::from_data(TensorData::new(xs.clone(), [n]), &dev).require_grad();
+    let y = silu(x.clone());
+    let values: Vec<f32> = y.clone().into_data().to_vec().expect("f32");
+    let grad: Vec<f32> = x.grad(&y.sum().backward()).expect("gradient").into_data().to_vec().expect("f32");
+    for i in 0..n {
+        let v = xs[i] as f64;
+        let s = 1.0 / (1.0 + (-v).exp());
+        let (want, want_slope) = (v * s, s * (1.0 + v * (1.0 - s)));
+        let (value_tol, slope_tol) = match backend {
+            "ndarray" => (3e-7, (1.0 + v.abs()) * 3e-7),
+            _ => ((v.abs() + 4.0) * 1.2e-7, (1.0 + v.abs()) * (v.abs() + 4.0) * 1.2e-7),
+        };
+        assert!((values[i] as f64 - want).abs() <= value_tol * want.abs() + 1e-30, "{backend} silu({v}) = {}, f64 {want}", values[i]);
+        assert!((grad[i] as f64 - want_slope).abs() <= slope_tol + 1e-30, "{backend} silu'({v}) = {}, f64 {want_slope}", grad[i]);
+    }
 }

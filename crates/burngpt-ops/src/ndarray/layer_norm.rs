@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use super::elementwise::PAR_MIN;
 
 /// Rows per block of work (and per partial sum of the parameter gradients).
-const ROWS: usize = 64;
+pub(super) const ROWS: usize = 64;
 
 /// `(x - mean) / sqrt(var + epsilon) * gamma + beta` over the last dimension.
 pub(crate) fn layer_norm<E: FloatNdArrayElement>(
@@ -113,7 +113,7 @@ fn moments<E: FloatNdArrayElement>(x: ArrayView1<E>, epsilon: f64) -> (E, E) {
 }
 
 /// A sum in eight interleaved partial sums (one chain of additions waits on each one's latency).
-fn sum8<E: FloatNdArrayElement>(values: impl Iterator<Item = E>) -> E {
+pub(super) fn sum8<E: FloatNdArrayElement>(values: impl Iterator<Item = E>) -> E {
     let mut acc = [E::zero(); 8];
     for (i, v) in values.enumerate() {
         acc[i % 8] += v;
@@ -122,17 +122,17 @@ fn sum8<E: FloatNdArrayElement>(values: impl Iterator<Item = E>) -> E {
 }
 
 /// `x` as `[rows, last dimension]`, in row-major order (copied only if it is not).
-fn rows<E: FloatNdArrayElement>(x: &SharedArray<E>) -> RowsCow<'_, E> {
+pub(super) fn rows<E: FloatNdArrayElement>(x: &SharedArray<E>) -> RowsCow<'_, E> {
     let d = x.shape().last().copied().unwrap_or(1);
     let n = x.len() / d.max(1);
     let standard = x.as_standard_layout();
     standard.into_shape_with_order((n, d)).expect("row-major")
 }
 
-type RowsCow<'a, E> = ndarray::CowArray<'a, E, ndarray::Ix2>;
+pub(super) type RowsCow<'a, E> = ndarray::CowArray<'a, E, ndarray::Ix2>;
 
 /// `f(input rows, output rows)` over blocks of [`ROWS`] rows, on all threads for large inputs.
-fn for_row_blocks<E, F>(x: ArrayView2<E>, mut out: ndarray::ArrayViewMut2<E>, f: F)
+pub(super) fn for_row_blocks<E, F>(x: ArrayView2<E>, mut out: ndarray::ArrayViewMut2<E>, f: F)
 where
     E: FloatNdArrayElement,
     F: Fn(ArrayView2<E>, ndarray::ArrayViewMut2<E>) + Send + Sync,

@@ -8,6 +8,8 @@ mod elementwise;
 mod fast_math;
 mod gelu;
 mod layer_norm;
+mod rms_norm;
+mod silu;
 mod softmax;
 
 use burn::tensor::ops::{ActivationOps, FloatTensor, IntTensor, ModuleOps};
@@ -67,6 +69,14 @@ where
         kernel!((x, grad) => gelu::gelu_backward(x, grad).into(), else reference::gelu_backward::<Self>(x, grad))
     }
 
+    fn fused_silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        kernel!((x) => silu::silu(x).into(), else reference::silu::<Self>(x))
+    }
+
+    fn fused_silu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        kernel!((x, grad) => silu::silu_backward(x, grad).into(), else reference::silu_backward::<Self>(x, grad))
+    }
+
     fn fused_layer_norm(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
@@ -92,6 +102,33 @@ where
             let (dx, dgamma, dbeta) = layer_norm::layer_norm_backward(x, gamma, has_beta, epsilon, grad);
             (dx.into(), dgamma.into(), dbeta.map(Into::into))
         }, else reference::layer_norm_backward::<Self>(x, gamma, has_beta, epsilon, grad))
+    }
+
+    fn fused_rms_norm(x: FloatTensor<Self>, gamma: Option<FloatTensor<Self>>, epsilon: f64) -> FloatTensor<Self> {
+        match gamma {
+            Some(gamma) => kernel!((x, gamma) => rms_norm::rms_norm(x, Some(gamma), epsilon).into(),
+                else reference::rms_norm::<Self>(x, Some(gamma), epsilon)),
+            None => kernel!((x) => rms_norm::rms_norm(x, None, epsilon).into(),
+                else reference::rms_norm::<Self>(x, None, epsilon)),
+        }
+    }
+
+    fn fused_rms_norm_backward(
+        x: FloatTensor<Self>,
+        gamma: Option<FloatTensor<Self>>,
+        epsilon: f64,
+        grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, Option<FloatTensor<Self>>) {
+        match gamma {
+            Some(gamma) => kernel!((x, gamma, grad) => {
+                let (dx, dgamma) = rms_norm::rms_norm_backward(x, Some(gamma), epsilon, grad);
+                (dx.into(), dgamma.map(Into::into))
+            }, else reference::rms_norm_backward::<Self>(x, Some(gamma), epsilon, grad)),
+            None => kernel!((x, grad) => {
+                let (dx, _) = rms_norm::rms_norm_backward(x, None, epsilon, grad);
+                (dx.into(), None)
+            }, else reference::rms_norm_backward::<Self>(x, None, epsilon, grad)),
+        }
     }
 
     fn fused_causal_attention(q: FloatTensor<Self>, k: FloatTensor<Self>, v: FloatTensor<Self>) -> FloatTensor<Self> {
