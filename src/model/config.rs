@@ -78,7 +78,7 @@ pub struct GptConfig {
     /// instead of GPT-2's scaled normal.
     #[serde(default)]
     pub zero_init_proj: bool,
-    /// A Hugging Face GPT-2 directory to start from (finetuning): its `config.json` fills the
+    /// A Hugging Face GPT-2 or Llama directory to start from (finetuning): its `config.json` fills the
     /// architecture keys, its `model.safetensors` the initial weights, and its tokenizer becomes
     /// the run's (unless `data.tokenizer_file` is set). Not part of the architecture itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
