@@ -18,6 +18,7 @@ mod host_init;
 mod init;
 mod mlp;
 mod norm;
+mod param_count;
 mod params;
 mod positions;
 mod record;

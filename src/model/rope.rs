@@ -54,7 +54,7 @@ impl<B: Backend> Rope<B> {
     pub fn apply(&self, x: Tensor<B, 4>, start: usize) -> Tensor<B, 4> {
         let [_, _, seq_len, head_dim] = x.dims();
         let half = head_dim / 2;
-        let table = |t: &Tensor<B, 2>| t.clone().slice([start..start + seq_len]).unsqueeze::<4>(); // [1, 1, seq_len, head_dim]
+        let table = |t: &Tensor<B, 2>| t.clone().narrow(0, start, seq_len).unsqueeze::<4>(); // [1, 1, seq_len, head_dim]
         let rotated = Tensor::cat(vec![x.clone().narrow(3, half, half).neg(), x.clone().narrow(3, 0, half)], 3);
         x * table(&self.cos) + rotated * table(&self.sin)
     }

@@ -121,6 +121,33 @@ fn gpt2_initialisation() {
     assert!(values(model.ln_f.beta.as_ref().expect("beta").val()).iter().all(|&v| v == 0.0));
 }
 
+/// `model.zero_init_proj`: both residual projections start at 0, the rest as GPT-2 (c_attn's
+/// std 0.02 checked as above); RMSNorm weights start at 1, and a parameter-free norm has none.
+#[test]
+fn zero_init_proj_and_rms_initialisation() {
+    let cfg = GptConfig {
+        zero_init_proj: true,
+        norm: NormKind::Rms,
+        mlp: MlpKind::Swiglu,
+        n_kv_heads: Some(1),
+        d_model: 64,
+        d_ff: 128,
+        ..config(true, PositionKind::Rope)
+    };
+    let model: Gpt<B> = init_model(&cfg, 5, &Default::default());
+    let max_abs = |t: Tensor<B, 2>| values(t.abs().max())[0];
+    for block in &model.h {
+        assert_eq!(max_abs(block.attn.c_proj.weight.val()), 0.0, "attn.c_proj starts at zero");
+        assert_eq!(max_abs(block.mlp.c_proj.weight.val()), 0.0, "mlp.c_proj starts at zero");
+        let std = values(block.attn.c_attn.weight.val().var(0).mean().sqrt())[0];
+        assert!((std / 0.02 - 1.0).abs() < 0.1, "c_attn std {std}");
+        assert!(values(block.ln_1.gamma.as_ref().expect("affine").val()).iter().all(|&v| v == 1.0));
+        assert!(block.ln_1.beta.is_none(), "an RMSNorm has no beta");
+    }
+    let bare: Gpt<B> = init_model(&GptConfig { norm_affine: false, ..cfg }, 5, &Default::default());
+    assert!(bare.ln_f.gamma.is_none() && bare.h[0].ln_2.gamma.is_none(), "norm_affine = false: no parameters");
+}
+
 #[test]
 fn same_seed_same_weights_other_seed_other_weights() {
     let dev = Default::default();
