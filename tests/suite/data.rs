@@ -1,4 +1,8 @@
 //! Tokenizers, corpus preparation and token files.
+//!
+//! Not on the wgpu build (as corpora.rs): tokenizing and token files are host-side code, the same on
+//! every backend.
+#![cfg(not(feature = "wgpu"))]
 
 use std::path::{Path, PathBuf};
 
