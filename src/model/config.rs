@@ -201,27 +201,30 @@ impl GptConfig {
     }
 }
 
+/// A `[model]` section of the spec's shape (learned positions) for the unit tests here and in
+/// `param_count`.
+#[cfg(test)]
+pub(super) const TEST_SECTION: &str = r#"
+    block_size = 64
+    d_model = 128
+    n_layers = 4
+    n_heads = 4
+    d_ff = 512
+    dropout = 0.0
+    bias = false
+    tie_embeddings = true
+    positions = "learned"
+    gelu = "exact"
+    layer_norm_eps = 1e-5
+    "#;
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const SECTION: &str = r#"
-        block_size = 64
-        d_model = 128
-        n_layers = 4
-        n_heads = 4
-        d_ff = 512
-        dropout = 0.0
-        bias = false
-        tie_embeddings = true
-        positions = "learned"
-        gelu = "exact"
-        layer_norm_eps = 1e-5
-    "#;
-
     #[test]
     fn the_model_section_parses_with_the_vocabulary_left_to_the_tokenizer() {
-        let config: GptConfig = toml::from_str(SECTION).expect("a [model] section");
+        let config: GptConfig = toml::from_str(TEST_SECTION).expect("a [model] section");
         assert_eq!((config.vocab_size, config.layer_norm_bias, config.init_from.as_ref()), (None, true, None));
         assert_eq!(config.with_vocab_size(65).expect("no vocab_size written").vocab_size, Some(65));
         config.validate().expect("valid");
@@ -229,10 +232,10 @@ mod tests {
 
     #[test]
     fn a_written_vocab_size_must_match_the_tokenizer_and_unknown_keys_are_refused() {
-        let written: GptConfig = toml::from_str(&format!("vocab_size = 60\n{SECTION}")).expect("parses");
+        let written: GptConfig = toml::from_str(&format!("vocab_size = 60\n{TEST_SECTION}")).expect("parses");
         let err = written.with_vocab_size(65).expect_err("60 != 65").to_string();
         assert!(err.contains("model.vocab_size = 60") && err.contains("65"), "{err}");
-        assert!(toml::from_str::<GptConfig>(&format!("n_embd = 1\n{SECTION}")).is_err());
+        assert!(toml::from_str::<GptConfig>(&format!("n_embd = 1\n{TEST_SECTION}")).is_err());
         let bad = GptConfig { n_heads: 3, ..written.clone() };
         assert!(bad.validate().expect_err("128 % 3").to_string().contains("model.n_heads = 3"));
         for eps in [f64::INFINITY, f64::NAN, 0.0] {

@@ -39,24 +39,10 @@ mod tests {
 
     use super::*;
 
-    const SECTION: &str = r#"
-        block_size = 64
-        d_model = 128
-        n_layers = 4
-        n_heads = 4
-        d_ff = 512
-        dropout = 0.0
-        bias = false
-        tie_embeddings = true
-        positions = "learned"
-        gelu = "exact"
-        layer_norm_eps = 1e-5
-    "#;
-
     /// The count against the model itself, for each variant that changes it.
     #[test]
     fn param_count_matches_the_built_model() {
-        let base: GptConfig = toml::from_str(SECTION).expect("a [model] section");
+        let base: GptConfig = toml::from_str(super::super::config::TEST_SECTION).expect("a [model] section");
         for (bias, layer_norm_bias, tie_embeddings, positions) in [
             (true, true, true, PositionKind::Learned),
             (false, false, false, PositionKind::Sinusoidal),
