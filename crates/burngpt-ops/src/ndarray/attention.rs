@@ -49,6 +49,8 @@ struct Geometry<E> {
     val_dim: usize,
     scale: E,
     causal: bool,
+    /// Products on bfloat16-rounded operands with float32 sums (float32 arrays only).
+    bf16: bool,
 }
 
 impl<E: FloatNdArrayElement> Geometry<E> {
@@ -71,6 +73,20 @@ impl<E: FloatNdArrayElement> Geometry<E> {
             val_dim: vs[3],
             scale: scale.elem(),
             causal: true,
+            bf16: false,
+        }
+    }
+
+    /// `out = lhs rhs` (or `out += lhs rhs` when `accumulate`) on the calling thread: on
+    /// bfloat16-rounded operands when `bf16` and the arrays are float32.
+    fn gemm(&self, lhs: &ArrayView2<E>, rhs: &ArrayView2<E>, out: &mut ArrayViewMut2<E>, accumulate: bool) {
+        if self.bf16 && super::bf16_gemm::gemm_view(lhs, rhs, out, accumulate) {
+            return;
+        }
+        if accumulate {
+            gemm_add_into(lhs, rhs, out);
+        } else {
+            gemm_into(lhs, rhs, out);
         }
     }
 
@@ -102,8 +118,9 @@ pub(crate) fn attention_with_stats<E: FloatNdArrayElement + FastMath>(
     q: SharedArray<E>,
     k: SharedArray<E>,
     v: SharedArray<E>,
+    bf16: bool,
 ) -> (SharedArray<E>, SharedArray<E>) {
-    let g = Geometry::new(&q, &k, &v);
+    let g = Geometry { bf16, ..Geometry::new(&q, &k, &v) };
     let (q, k, v) = (as4(&q), as4(&k), as4(&v));
     // Zero-filled: the rows of queries that see no key stay zero.
     let mut out = ndarray::Array4::<E>::zeros((g.batch, g.seq_q, g.heads, g.val_dim));
@@ -138,14 +155,14 @@ fn forward_pair<E: FloatNdArrayElement + FastMath>(
             continue;
         }
         let mut tile = scores.slice_mut(s![..r1 - r0, ..n]);
-        gemm_into(&q.slice(s![r0..r1, ..]), &k.slice(s![..n, ..]).t(), &mut tile);
+        g.gemm(&q.slice(s![r0..r1, ..]), &k.slice(s![..n, ..]).t(), &mut tile, false);
         for i in r0..r1 {
             let vis = g.visible(i);
             let (max, sum) = softmax_row(&mut row_slice(&mut tile, i - r0)[..n], vis, g.scale);
             stats[[i, 0]] = max;
             stats[[i, 1]] = sum;
         }
-        gemm_into(&tile.view(), &v.slice(s![..n, ..]), &mut o.slice_mut(s![r0..r1, ..]));
+        g.gemm(&tile.view(), &v.slice(s![..n, ..]), &mut o.slice_mut(s![r0..r1, ..]), false);
     }
 }
 
@@ -195,8 +212,9 @@ pub(crate) fn attention_backward<E: FloatNdArrayElement + FastMath>(
     v: SharedArray<E>,
     stats: SharedArray<E>,
     grad: SharedArray<E>,
+    bf16: bool,
 ) -> (SharedArray<E>, SharedArray<E>, SharedArray<E>) {
-    let g = Geometry::new(&q, &k, &v);
+    let g = Geometry { bf16, ..Geometry::new(&q, &k, &v) };
     let (q4, k4, v4, m4, do4) = (as4(&q), as4(&k), as4(&v), as4(&stats), as4(&grad));
     let pairs = |x: &ndarray::ArrayView4<E>| {
         let (_, _, rows, cols) = x.dim();
@@ -239,14 +257,14 @@ fn backward_pair<E: FloatNdArrayElement + FastMath>(
         let (k_n, v_n) = (k.slice(s![..n, ..]), v.slice(s![..n, ..]));
         // p, recomputed from the scores and the saved statistics.
         let mut p = p_scratch.slice_mut(s![..r1 - r0, ..n]);
-        gemm_into(&q_t, &k_n.t(), &mut p);
+        g.gemm(&q_t, &k_n.t(), &mut p, false);
         for i in r0..r1 {
             probabilities_row(row_slice(&mut p, i - r0), g.visible(i), g.scale, stats[[i, 0]], stats[[i, 1]]);
         }
-        gemm_add_into(&p.t(), &do_t, &mut dv.slice_mut(s![..n, ..])); // dv += p^T do
+        g.gemm(&p.t(), &do_t, &mut dv.slice_mut(s![..n, ..]), true); // dv += p^T do
         // ds = scale * p * (dp - rowsum(p * dp)), written over dp = do v^T; masked entries zero.
         let mut ds = ds_scratch.slice_mut(s![..r1 - r0, ..n]);
-        gemm_into(&do_t, &v_n.t(), &mut ds);
+        g.gemm(&do_t, &v_n.t(), &mut ds, false);
         for i in r0..r1 {
             let vis = g.visible(i);
             let p_row = &row_slice(&mut p, i - r0)[..vis];
@@ -257,8 +275,8 @@ fn backward_pair<E: FloatNdArrayElement + FastMath>(
             }
             unseen.fill(E::zero());
         }
-        gemm_into(&ds.view(), &k_n, &mut dq.slice_mut(rows)); // dq = ds k
-        gemm_add_into(&ds.t(), &q_t, &mut dk.slice_mut(s![..n, ..])); // dk += ds^T q
+        g.gemm(&ds.view(), &k_n, &mut dq.slice_mut(rows), false); // dq = ds k
+        g.gemm(&ds.t(), &q_t, &mut dk.slice_mut(s![..n, ..]), true); // dk += ds^T q
     }
 }
 
