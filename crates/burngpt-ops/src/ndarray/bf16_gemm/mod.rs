@@ -27,9 +27,7 @@
 mod kernel;
 mod pack;
 
-use std::any::TypeId;
-
-use ndarray::{ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, ArrayViewMutD};
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use rayon::prelude::*;
 
 pub use pack::{bf16_to_f32, to_bf16};
@@ -42,8 +40,9 @@ pub const NR: usize = 32;
 pub const KC: usize = 128;
 /// Rows per block of A: a packed block (72 KiB) stays in the L2 cache.
 pub const MC: usize = 144;
-/// Columns per block of B: a packed block (512 KiB) shared by the threads.
-pub const NC: usize = 1024;
+/// Columns per block of B: a packed block (2 MiB, in the L3 cache) shared by the threads; A's
+/// blocks are packed again for each, so wide blocks keep that cost small (BLIS takes ~4k on Zen).
+pub const NC: usize = 4096;
 
 /// A float32 matrix in memory: `rows x cols`, element `(i, j)` at `ptr + i * row_stride + j *
 /// col_stride` (strides in elements, possibly negative or zero for a broadcast row).
@@ -208,27 +207,6 @@ fn product_into(lhs: ArrayViewD<f32>, rhs: ArrayViewD<f32>, mut out: ArrayViewMu
     // Safety: the views are valid for their shapes and strides, and `out` is a fresh array that
     // overlaps neither input.
     unsafe { gemm_bf16(a, b, c, false, true) };
-}
-
-/// `out = lhs rhs` (or `+=` when `accumulate`) on the calling thread when the arrays are float32
-/// (returns false, doing nothing, for other element types): attention's products per (batch, head).
-pub fn gemm_view<E: 'static>(lhs: &ArrayView2<E>, rhs: &ArrayView2<E>, out: &mut ArrayViewMut2<E>, accumulate: bool) -> bool {
-    if TypeId::of::<E>() != TypeId::of::<f32>() {
-        return false;
-    }
-    let strided = |v: &ArrayView2<E>| MatRef {
-        ptr: v.as_ptr().cast::<f32>(),
-        rows: v.nrows(),
-        cols: v.ncols(),
-        row_stride: v.strides()[0],
-        col_stride: v.strides()[1],
-    };
-    let (rows, cols, row_stride, col_stride) = (out.nrows(), out.ncols(), out.strides()[0], out.strides()[1]);
-    let c = MatMut { ptr: out.as_mut_ptr().cast::<f32>(), rows, cols, row_stride, col_stride };
-    // Safety: `E` is f32 (checked), the views are valid for their shapes and strides, and `out`
-    // (a mutable view) overlaps neither input.
-    unsafe { gemm_bf16(strided(lhs), strided(rhs), c, accumulate, false) };
-    true
 }
 
 /// `c = a b` for row-major slices (`a: [m, k]`, `b: [k, n]`), `a` or `b` read transposed when

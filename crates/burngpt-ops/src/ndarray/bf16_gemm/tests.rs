@@ -59,8 +59,8 @@ fn products_match_float64_sums_of_the_rounded_operands_for_every_transpose() {
 
 #[test]
 fn blocks_of_rows_and_columns_and_threads_do_not_change_the_result() {
-    // m = 300 > MC (three row blocks for the threads), n = 1100 > NC (two column blocks), k = 259.
-    let (m, k, n) = (300, 259, 1100);
+    // m = 150 > MC (two row blocks for the threads), n = 4200 > NC (two column blocks), k = 259.
+    let (m, k, n) = (150, 259, 4200);
     let a = values(m * k, 3);
     let b = values(k * n, 4);
     let c = gemm_bf16_slices(&a, false, &b, true, m, k, n);
