@@ -86,3 +86,51 @@ mod avx512 {
         }
     }
 }
+
+#[cfg(test)]
+mod speed {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn kernel_speed() {
+        let kc = super::super::KC;
+        let a: Vec<u32> = (0..kc * super::super::MR).map(|i| (i as u32).wrapping_mul(2654435761) & 0x3f803f80).collect();
+        let b: Vec<u32> = (0..kc * super::super::NR).map(|i| (i as u32).wrapping_mul(40503) & 0x3f803f80).collect();
+        let mut t = [0f32; super::super::MR * super::super::NR];
+        let reps = 200_000;
+        let start = std::time::Instant::now();
+        for _ in 0..reps { tile(&a, &b, kc, &mut t, true); std::hint::black_box(&mut t); }
+        let s = start.elapsed().as_secs_f64();
+        let flops = 2.0 * (super::super::MR * super::super::NR * 2 * kc) as f64 * reps as f64;
+        eprintln!("kernel: {:.1} GFLOP/s one thread", flops / s / 1e9);
+    }
+
+    #[test]
+    #[ignore]
+    fn fma_speed() {
+        use std::arch::x86_64::*;
+        #[target_feature(enable = "avx512f")]
+        unsafe fn fma_tile(a: *const f32, b: *const f32, k: usize, t: *mut f32) {
+            let mut acc = [_mm512_setzero_ps(); 24];
+            for p in 0..k {
+                let b0 = _mm512_loadu_ps(b.add(p * 32));
+                let b1 = _mm512_loadu_ps(b.add(p * 32 + 16));
+                for r in 0..12 {
+                    let w = _mm512_set1_ps(*a.add(p * 12 + r));
+                    acc[2 * r] = _mm512_fmadd_ps(w, b0, acc[2 * r]);
+                    acc[2 * r + 1] = _mm512_fmadd_ps(w, b1, acc[2 * r + 1]);
+                }
+            }
+            for r in 0..24 { _mm512_storeu_ps(t.add(r * 16), acc[r]); }
+        }
+        let k = 256;
+        let a: Vec<f32> = (0..k * 12).map(|i| (i as f32).sin()).collect();
+        let b: Vec<f32> = (0..k * 32).map(|i| (i as f32).cos()).collect();
+        let mut t = [0f32; 384];
+        let reps = 200_000;
+        let start = std::time::Instant::now();
+        for _ in 0..reps { unsafe { fma_tile(a.as_ptr(), b.as_ptr(), k, t.as_mut_ptr()) }; std::hint::black_box(&mut t); }
+        let s = start.elapsed().as_secs_f64();
+        eprintln!("fma kernel: {:.1} GFLOP/s one thread", 2.0 * (12 * 32 * k) as f64 * reps as f64 / s / 1e9);
+    }
+}
