@@ -1,7 +1,8 @@
 //! The precision of the model's matrix products (`training.precision`).
 
+use anyhow::{bail, Result};
 use burn::nn::Linear;
-use burn::tensor::Tensor;
+use burn::tensor::{DType, Tensor};
 use burngpt_ops::FusedOps;
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,19 @@ pub enum Precision {
     Fp32,
     /// bfloat16 operands, float32 accumulation (burngpt-ops' `matmul_bf16`).
     Bf16,
+}
+
+/// Refuses `training.precision = "bf16"` on a device whose backend has no bfloat16 (a wgpu adapter
+/// without it): the default products cast to bfloat16. The CPU backends compute it with their own
+/// kernels (burngpt-ops), whatever Burn reports.
+pub fn check_precision<B: FusedOps>(precision: Precision, device: &B::Device) -> Result<()> {
+    if precision == Precision::Bf16 && !B::HOST_MEMORY && !B::supports_dtype(device, DType::BF16) {
+        bail!(
+            "training.precision = \"bf16\": the device {device:?} has no bfloat16 support in this backend; \
+             use training.precision = \"fp32\""
+        );
+    }
+    Ok(())
 }
 
 /// `lhs rhs` in `precision`.
