@@ -87,7 +87,8 @@ pub fn run<B: FusedAutodiffBackend, S: FusedOps>(
     let gpt = config.gpt_config(vocab_size)?;
     let t = &config.training;
     let total = settings.warmup_steps + settings.steps;
-    let model = init_model::<B>(&gpt, t.seed, device);
+    crate::model::check_precision::<B>(t.precision, device)?;
+    let model = init_model::<B>(&gpt, t.seed, device).with_precision(t.precision);
     let params = model.num_params();
     let mut learner = Learner::new(model, &config.learner_config(total.max(config.schedule.warmup_steps + 1)));
 

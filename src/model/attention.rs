@@ -8,7 +8,8 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Tensor};
 use burngpt_ops::{softmax, FusedOps};
 
-use super::init::{linear, linear_3d, INIT_STD};
+use super::init::{linear, INIT_STD};
+use super::precision::{linear_3d, Precision};
 use super::rope::{Rope, RopeConfig};
 
 /// Keys and values of the positions seen so far, `[batch, n_kv_heads, seq_cached, head_dim]` each
@@ -56,6 +57,8 @@ pub struct CausalSelfAttention<B: Backend> {
     n_kv_heads: usize,
     qk_norm: bool,
     norm_eps: f64,
+    /// What the projections' products read (not saved: [`crate::model::Gpt::with_precision`]).
+    pub(super) precision: Precision,
 }
 
 impl CausalSelfAttentionConfig {
@@ -73,6 +76,7 @@ impl CausalSelfAttentionConfig {
             n_kv_heads: self.n_kv_heads,
             qk_norm: self.qk_norm,
             norm_eps: self.norm_eps,
+            precision: Precision::Fp32,
         }
     }
 }
@@ -89,10 +93,13 @@ impl<B: FusedOps> CausalSelfAttention<B> {
             self.attn_drop.forward(causal_attention_probs(q, k)).matmul(v)
         } else {
             // one autodiff node (on ndarray, a block-causal kernel)
-            causal_attention(q, k, v)
+            match self.precision {
+                Precision::Fp32 => causal_attention(q, k, v),
+                Precision::Bf16 => burngpt_ops::causal_attention_bf16(q, k, v),
+            }
         };
         let y = y.swap_dims(1, 2).reshape([batch, seq_len, d_model]);
-        self.resid_drop.forward(linear_3d(&self.c_proj, y))
+        self.resid_drop.forward(linear_3d(&self.c_proj, y, self.precision))
     }
 
     /// Attention for new positions that follow `cache` (keys and values of earlier positions,
@@ -113,7 +120,7 @@ impl<B: FusedOps> CausalSelfAttention<B> {
         // is_causal aligns the mask bottom-right: new query i sees every cached key.
         let y = causal_attention(q, self.repeat_kv(k), self.repeat_kv(v));
         let y = y.swap_dims(1, 2).reshape([batch, seq_len, d_model]);
-        linear_3d(&self.c_proj, y)
+        linear_3d(&self.c_proj, y, self.precision)
     }
 
     /// Queries `[batch, n_heads, seq_len, head_dim]`, keys and values
@@ -123,7 +130,7 @@ impl<B: FusedOps> CausalSelfAttention<B> {
         let [batch, seq_len, d_model] = x.dims();
         let (n_q, n_kv) = (self.n_heads, self.n_kv_heads);
         let head_dim = d_model / n_q;
-        let heads = linear_3d(&self.c_attn, x) // [batch, seq_len, (n_q + 2 n_kv) * head_dim]
+        let heads = linear_3d(&self.c_attn, x, self.precision) // [batch, seq_len, (n_q + 2 n_kv) * head_dim]
             .reshape([batch, seq_len, n_q + 2 * n_kv, head_dim])
             .swap_dims(1, 2); // [batch, n_q + 2 n_kv, seq_len, head_dim]
         let q = heads.clone().narrow(1, 0, n_q);

@@ -139,6 +139,7 @@ impl GptConfig {
             drop: DropoutConfig::new(self.dropout).init(),
             block_size: self.block_size,
             logit_softcap: self.logit_softcap,
+            precision: super::Precision::Fp32,
         }
     }
 

@@ -8,7 +8,7 @@ use burngpt_ops::FusedOps;
 
 use super::attention::LayerCache;
 use super::block::Block;
-use super::init::linear_3d;
+use super::precision::{linear_3d, matmul, Precision};
 use super::norm::Norm;
 
 /// A decoder-only transformer with GPT-2's parameter names.
@@ -31,6 +31,8 @@ pub struct Gpt<B: Backend> {
     pub(super) block_size: usize,
     /// `cap * tanh(logits / cap)` on the logits when > 0 (`model.logit_softcap`).
     pub(super) logit_softcap: f64,
+    /// What the matrix products read (not saved: [`Gpt::with_precision`]).
+    pub(super) precision: Precision,
 }
 
 /// Keys and values of every layer for the positions seen so far (incremental decoding).
@@ -54,6 +56,24 @@ impl<B: Backend> KvCache<B> {
     /// Whether no position is held.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+}
+
+impl<B: Backend> Gpt<B> {
+    /// The model with its matrix products in `precision` (`training.precision`). Not part of the
+    /// record: a loaded model computes in float32 until asked.
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        for block in &mut self.h {
+            block.attn.precision = precision;
+            block.mlp.precision = precision;
+        }
+        self
+    }
+
+    /// What the matrix products read.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 }
 
@@ -104,10 +124,11 @@ impl<B: FusedOps> Gpt<B> {
     /// `x: [batch, seq_len, d_model]` -> `[batch, seq_len, vocab_size]`
     fn head(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let logits = match &self.lm_head {
-            Some(lm_head) => linear_3d(lm_head, x),
+            Some(lm_head) => linear_3d(lm_head, x, self.precision),
             None => {
                 let [batch, seq_len, d_model] = x.dims();
-                let logits = x.reshape([batch * seq_len, d_model]).matmul(self.wte.weight.val().transpose());
+                let x = x.reshape([batch * seq_len, d_model]);
+                let logits = matmul(x, self.wte.weight.val().transpose(), self.precision);
                 logits.reshape([batch, seq_len, self.wte.weight.dims()[0]])
             }
         };

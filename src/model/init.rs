@@ -32,18 +32,3 @@ pub fn linear<B: Backend>(
         bias: bias.then(|| Initializer::Zeros.init([d_out], device)),
     }
 }
-
-/// Applies `linear` to every position as one 2-D matrix product.
-///
-/// Burn's `Linear` on a `[batch, seq_len, d_in]` input runs a broadcast batched matmul
-/// (and a per-batch weight gradient summed afterwards); flattening to
-/// `[batch * seq_len, d_in]` gives one large GEMM each way instead, much faster on CPU.
-///
-/// # Shapes
-/// `x: [batch, seq_len, d_in]` -> `[batch, seq_len, d_out]`
-pub fn linear_3d<B: Backend>(linear: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
-    let [batch, seq_len, d_in] = x.dims();
-    let y = linear.forward(x.reshape([batch * seq_len, d_in])); // [batch * seq_len, d_out]
-    let d_out = y.dims()[1];
-    y.reshape([batch, seq_len, d_out])
-}

@@ -10,7 +10,8 @@ use burngpt_ops::FusedOps;
 use serde::{Deserialize, Serialize};
 
 use super::gelu::{gelu, GeluKind};
-use super::init::{linear, linear_3d, INIT_STD};
+use super::init::{linear, INIT_STD};
+use super::precision::{linear_3d, Precision};
 
 /// The MLP's nonlinearity: `model.mlp`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +58,8 @@ pub struct Mlp<B: Backend> {
     kind: MlpKind,
     gelu: GeluKind,
     drop: Dropout,
+    /// What the products read (not saved: [`crate::model::Gpt::with_precision`]).
+    pub(super) precision: Precision,
 }
 
 impl MlpConfig {
@@ -69,6 +72,7 @@ impl MlpConfig {
             kind: self.kind,
             gelu: self.gelu,
             drop: DropoutConfig::new(self.dropout).init(),
+            precision: Precision::Fp32,
         }
     }
 }
@@ -77,7 +81,7 @@ impl<B: FusedOps> Mlp<B> {
     /// # Shapes
     /// `x: [batch, seq_len, d_model]` -> `[batch, seq_len, d_model]`
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let h = linear_3d(&self.c_fc, x); // [batch, seq_len, d_ff] (SwiGLU: 2 d_ff)
+        let h = linear_3d(&self.c_fc, x, self.precision); // [batch, seq_len, d_ff] (SwiGLU: 2 d_ff)
         let h = match self.kind {
             MlpKind::Gelu => gelu(h, self.gelu),
             MlpKind::Relu2 => {
@@ -89,6 +93,6 @@ impl<B: FusedOps> Mlp<B> {
                 burngpt_ops::silu(h.clone().narrow(2, 0, d_ff)) * h.narrow(2, d_ff, d_ff)
             }
         }; // [batch, seq_len, d_ff]
-        self.drop.forward(linear_3d(&self.c_proj, h))
+        self.drop.forward(linear_3d(&self.c_proj, h, self.precision))
     }
 }

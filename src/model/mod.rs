@@ -21,6 +21,7 @@ mod norm;
 mod param_count;
 mod params;
 mod positions;
+mod precision;
 mod record;
 mod rope;
 
@@ -37,6 +38,7 @@ pub use host_init::normal_samples;
 pub use mlp::{Mlp, MlpConfig, MlpKind};
 pub use norm::{Norm, NormConfig, NormKind};
 pub use params::named_values;
+pub use precision::{check_precision, Precision};
 pub use params::{named_params, replace_params, ParamInfo};
 pub use positions::PositionKind;
 pub use record::{load_model, model_bytes};

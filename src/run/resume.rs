@@ -9,7 +9,7 @@ use super::overrides::{apply_override, lookup};
 impl RunConfig {
     /// Keys that may differ when a run is resumed: they change neither the model, nor the
     /// data, nor the optimizer's trajectory up to the checkpoint.
-    pub const RESUME_SAFE_KEYS: [&'static str; 11] = [
+    pub const RESUME_SAFE_KEYS: [&'static str; 12] = [
         "training.max_steps",
         "training.epochs",
         "training.log_every",
@@ -21,6 +21,7 @@ impl RunConfig {
         "training.sample_every",
         "training.sample_prompt",
         "training.sample_tokens",
+        "training.precision",
     ];
 
     /// The saved config of a run with `overrides` applied; an override of any key outside

@@ -134,7 +134,9 @@ impl<B: FusedAutodiffBackend> Run<B> {
             config.save(run)?;
         }
 
-        let model = initial_model::<B>(config, resume_from.as_ref(), vocab_size, device)?;
+        crate::model::check_precision::<B>(config.training.precision, device)?;
+        let model = initial_model::<B>(config, resume_from.as_ref(), vocab_size, device)?
+            .with_precision(config.training.precision);
         crate::outln!("Model parameters: {}", group(model.num_params()));
 
         let block_size = config.model.block_size;

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::model::Precision;
+
 /// The loop: batches, budget, logging, evaluation, checkpoints; the `[training]` section.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +46,10 @@ pub struct TrainingConfig {
     /// Tokens per sample (default 64).
     #[serde(default = "default_sample_tokens")]
     pub sample_tokens: usize,
+    /// What the matrix products read: `"fp32"` (the default) or `"bf16"` (bfloat16 operands, float32
+    /// sums; parameters, gradients, optimizer state and checkpoints stay float32).
+    #[serde(default)]
+    pub precision: Precision,
 }
 
 /// A line break.

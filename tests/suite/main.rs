@@ -27,6 +27,7 @@ mod memory;
 mod model;
 mod muon;
 mod nanogpt_lockstep;
+mod precision;
 mod ndarray_ops;
 mod resume;
 mod safety;

@@ -10,7 +10,7 @@
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{unary, Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{binary, unary, Backward, Ops, OpsKind};
 use burn::backend::Autodiff;
 use burn::tensor::ops::{FloatTensor, IntTensor};
 
@@ -152,14 +152,34 @@ impl<B: FusedOps> Backward<B, 1> for RmsNormNoGamma {
 struct CausalAttention;
 
 impl<B: FusedOps> Backward<B, 3> for CausalAttention {
-    /// Query, key, value and the softmax rows' statistics (not the probabilities).
-    type State = [FloatTensor<B>; 4];
+    /// Query, key, value and the softmax rows' statistics (not the probabilities); whether the
+    /// products read bfloat16.
+    type State = ([FloatTensor<B>; 4], bool);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<B>(&ops.node);
-        let [q, k, v, stats] = ops.state;
-        let (dq, dk, dv) = B::fused_causal_attention_backward(q, k, v, stats, grad);
+        let ([q, k, v, stats], bf16) = ops.state;
+        let (dq, dk, dv) = B::fused_causal_attention_backward(q, k, v, stats, grad, bf16);
         register_parent_grads!(ops, grads, [Some(dq), Some(dk), Some(dv)]);
+    }
+}
+
+#[derive(Debug)]
+struct MatmulBf16;
+
+impl<B: FusedOps> Backward<B, 2> for MatmulBf16 {
+    /// The left operand when the right one needs a gradient, and the right one when the left does.
+    type State = (Option<FloatTensor<B>>, Option<FloatTensor<B>>);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (lhs, rhs) = ops.state;
+        binary::<B, _, _>(
+            ops.parents,
+            ops.node,
+            grads,
+            |g| B::fused_matmul_bf16(g, B::float_transpose(rhs.expect("kept for the left gradient"))),
+            |g| B::fused_matmul_bf16(B::float_transpose(lhs.expect("kept for the right gradient")), g),
+        );
     }
 }
 
@@ -272,15 +292,26 @@ impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
         }
     }
 
-    fn fused_causal_attention(q: FloatTensor<Self>, k: FloatTensor<Self>, v: FloatTensor<Self>) -> FloatTensor<Self> {
+    fn fused_causal_attention(q: FloatTensor<Self>, k: FloatTensor<Self>, v: FloatTensor<Self>, bf16: bool) -> FloatTensor<Self> {
         let nodes = [q.node.clone(), k.node.clone(), v.node.clone()];
         match CausalAttention.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let (q, k, v) = (q.primitive, k.primitive, v.primitive);
-                let (out, stats) = B::fused_causal_attention_with_stats(q.clone(), k.clone(), v.clone());
-                prep.finish([q, k, v, stats], out)
+                let (out, stats) = B::fused_causal_attention_with_stats(q.clone(), k.clone(), v.clone(), bf16);
+                prep.finish(([q, k, v, stats], bf16), out)
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::fused_causal_attention(q.primitive, k.primitive, v.primitive)),
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_causal_attention(q.primitive, k.primitive, v.primitive, bf16)),
+        }
+    }
+
+    fn fused_matmul_bf16(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+        let (lhs_tracked, rhs_tracked) = (lhs.is_tracked(), rhs.is_tracked());
+        match MatmulBf16.prepare::<C>([lhs.node.clone(), rhs.node.clone()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let state = (rhs_tracked.then(|| lhs.primitive.clone()), lhs_tracked.then(|| rhs.primitive.clone()));
+                prep.finish(state, B::fused_matmul_bf16(lhs.primitive, rhs.primitive))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_matmul_bf16(lhs.primitive, rhs.primitive)),
         }
     }
 

@@ -18,6 +18,8 @@ mod autodiff;
 mod backends;
 #[cfg(feature = "ndarray")]
 mod ndarray;
+#[cfg(feature = "ndarray")]
+pub use ndarray::bf16_gemm;
 pub mod reference;
 
 use burn::tensor::backend::{AutodiffBackend, Backend};
@@ -77,6 +79,16 @@ pub trait FusedOps: Backend {
         reference::silu_backward::<Self>(x, grad)
     }
 
+    /// `lhs rhs` with both operands rounded to bfloat16 and the products summed in float32
+    /// (`training.precision = "bf16"`): `[.., m, k] x [.., k, n] -> [.., m, n]`, equal leading
+    /// dimensions (no broadcast). Default: Burn's `cast` of both operands to bfloat16, the backend's
+    /// own matmul (tensor cores on CUDA), and a cast of the product back to float32 (so the product
+    /// itself is also rounded to bfloat16, as under PyTorch's autocast). On ndarray: AVX-512 BF16
+    /// kernels with a float32 result ([`ndarray`]'s `bf16_gemm`).
+    fn fused_matmul_bf16(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+        reference::matmul_bf16::<Self>(lhs, rhs)
+    }
+
     /// The logit soft cap `cap * tanh(x / cap)`, element-wise.
     fn fused_softcap(x: FloatTensor<Self>, cap: f64) -> FloatTensor<Self> {
         reference::softcap::<Self>(x, cap)
@@ -130,8 +142,12 @@ pub trait FusedOps: Backend {
     /// # Shapes
     /// `q: [batch, heads, seq_q, head_dim]`, `k: [batch, heads, seq_k, head_dim]`,
     /// `v: [batch, heads, seq_k, val_dim]` -> `[batch, heads, seq_q, val_dim]`
-    fn fused_causal_attention(q: FloatTensor<Self>, k: FloatTensor<Self>, v: FloatTensor<Self>) -> FloatTensor<Self> {
-        reference::causal_attention::<Self>(q, k, v)
+    ///
+    /// With `bf16` the four products (two in the backward pass's recomputation and gradients:
+    /// all of them) read bfloat16-rounded operands and sum in float32, as
+    /// [`FusedOps::fused_matmul_bf16`]; the softmax stays float32.
+    fn fused_causal_attention(q: FloatTensor<Self>, k: FloatTensor<Self>, v: FloatTensor<Self>, bf16: bool) -> FloatTensor<Self> {
+        reference::causal_attention::<Self>(q, k, v, bf16)
     }
 
     /// [`FusedOps::fused_causal_attention`] and the statistics of its softmax rows, all the
@@ -146,8 +162,9 @@ pub trait FusedOps: Backend {
         q: FloatTensor<Self>,
         k: FloatTensor<Self>,
         v: FloatTensor<Self>,
+        bf16: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        reference::causal_attention_with_stats::<Self>(q, k, v)
+        reference::causal_attention_with_stats::<Self>(q, k, v, bf16)
     }
 
     /// `(dq, dk, dv)` of causal attention from the inputs, the row statistics of
@@ -158,8 +175,9 @@ pub trait FusedOps: Backend {
         v: FloatTensor<Self>,
         stats: FloatTensor<Self>,
         grad: FloatTensor<Self>,
+        bf16: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        reference::causal_attention_backward::<Self>(q, k, v, stats, grad)
+        reference::causal_attention_backward::<Self>(q, k, v, stats, grad, bf16)
     }
 
     /// Mean cross-entropy of the rows of `logits` against `targets`: the loss alone, or under
@@ -240,6 +258,15 @@ pub fn silu<B: FusedOps, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     tensor(B::fused_silu(primitive(x)))
 }
 
+/// `lhs rhs` from bfloat16-rounded operands with float32 sums ([`FusedOps::fused_matmul_bf16`]); its
+/// gradients are the same products of the output's gradient with the transposed operands.
+///
+/// # Shapes
+/// `lhs: [.., m, k]`, `rhs: [.., k, n]` -> `[.., m, n]` (equal leading dimensions)
+pub fn matmul_bf16<B: FusedOps, const D: usize>(lhs: Tensor<B, D>, rhs: Tensor<B, D>) -> Tensor<B, D> {
+    tensor(B::fused_matmul_bf16(primitive(lhs), primitive(rhs)))
+}
+
 /// The logit soft cap `cap * tanh(x / cap)` ([`FusedOps::fused_softcap`]): one pass each way.
 pub fn softcap<B: FusedOps, const D: usize>(x: Tensor<B, D>, cap: f64) -> Tensor<B, D> {
     tensor(B::fused_softcap(primitive(x), cap))
@@ -273,7 +300,13 @@ pub fn rms_norm<B: FusedOps, const D: usize>(x: Tensor<B, D>, gamma: Option<Tens
 /// `q: [batch, heads, seq_q, head_dim]`, `k, v: [batch, heads, seq_k, head_dim]`
 /// -> `[batch, heads, seq_q, head_dim]`
 pub fn causal_attention<B: FusedOps>(q: Tensor<B, 4>, k: Tensor<B, 4>, v: Tensor<B, 4>) -> Tensor<B, 4> {
-    tensor(B::fused_causal_attention(primitive(q), primitive(k), primitive(v)))
+    tensor(B::fused_causal_attention(primitive(q), primitive(k), primitive(v), false))
+}
+
+/// [`causal_attention`] with its products on bfloat16-rounded operands and float32 sums (the
+/// softmax in float32): `training.precision = "bf16"`.
+pub fn causal_attention_bf16<B: FusedOps>(q: Tensor<B, 4>, k: Tensor<B, 4>, v: Tensor<B, 4>) -> Tensor<B, 4> {
+    tensor(B::fused_causal_attention(primitive(q), primitive(k), primitive(v), true))
 }
 
 /// Mean cross-entropy of each row of `logits` against its target, one autodiff node whose

@@ -8,7 +8,7 @@
 use burn::optim::{AdamW, AdamWConfig, AdamWState, AdaptiveMomentumState, SimpleOptimizer};
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{FloatTensor, IntTensor};
-use burn::tensor::{Bool, Int, Tensor, TensorMetadata};
+use burn::tensor::{Bool, FloatDType, Int, Tensor, TensorMetadata};
 
 use crate::{primitive, tensor, AdamWStep};
 
@@ -47,6 +47,12 @@ pub fn silu_backward<B: Backend>(x: FloatTensor<B>, grad: FloatTensor<B>) -> Flo
     let one_minus_s = B::float_add_scalar(B::float_neg(s.clone()), 1f32.into());
     let slope = B::float_mul(s, B::float_add_scalar(B::float_mul(x, one_minus_s), 1f32.into()));
     B::float_mul(grad, slope)
+}
+
+/// `lhs rhs` through Burn's `cast` to bfloat16 and the backend's matmul, cast back to float32.
+pub fn matmul_bf16<B: Backend>(lhs: FloatTensor<B>, rhs: FloatTensor<B>) -> FloatTensor<B> {
+    let product = B::float_matmul(B::float_cast(lhs, FloatDType::BF16), B::float_cast(rhs, FloatDType::BF16));
+    B::float_cast(product, FloatDType::F32)
 }
 
 /// `cap * tanh(x / cap)`.
@@ -136,17 +142,30 @@ pub fn rms_norm_backward<B: Backend>(
     (B::float_reshape(primitive(dx), shape), dgamma)
 }
 
-/// Burn's attention with `is_causal` and no mask, bias or softcap (on GPU backends, their kernel).
-pub fn causal_attention<B: Backend>(q: FloatTensor<B>, k: FloatTensor<B>, v: FloatTensor<B>) -> FloatTensor<B> {
+/// Burn's attention with `is_causal` and no mask, bias or softcap (on GPU backends, their kernel);
+/// with `bf16`, [`causal_attention_with_stats`]'s products on bfloat16 casts.
+pub fn causal_attention<B: Backend>(q: FloatTensor<B>, k: FloatTensor<B>, v: FloatTensor<B>, bf16: bool) -> FloatTensor<B> {
+    if bf16 {
+        return causal_attention_with_stats::<B>(q, k, v, true).0;
+    }
     let options = burn::tensor::ops::AttentionModuleOptions { scale: None, softcap: None, is_causal: true };
     B::attention(q, k, v, None, None, options)
 }
 
+/// `a b`, on bfloat16 casts when `bf16` ([`matmul_bf16`]).
+fn product<B: Backend>(a: Tensor<B, 4>, b: Tensor<B, 4>, bf16: bool) -> Tensor<B, 4> {
+    if bf16 {
+        tensor(matmul_bf16::<B>(primitive(a), primitive(b)))
+    } else {
+        a.matmul(b)
+    }
+}
+
 /// The scaled scores `q k^T * scale` with the keys a query does not see filled with `-inf`.
-fn masked_scores<B: Backend>(q: Tensor<B, 4>, k: Tensor<B, 4>) -> Tensor<B, 4> {
+fn masked_scores<B: Backend>(q: Tensor<B, 4>, k: Tensor<B, 4>, bf16: bool) -> Tensor<B, 4> {
     let [batch, heads, seq_q, head_dim] = q.dims();
     let seq_k = k.dims()[2];
-    let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (head_dim as f64).sqrt());
+    let scores = product(q, k.swap_dims(2, 3), bf16).mul_scalar(1.0 / (head_dim as f64).sqrt());
     let future = Tensor::<B, 2, Bool>::tril_mask([seq_q, seq_k], seq_k as i64 - seq_q as i64, &scores.device());
     let future = future.unsqueeze::<4>().expand([batch, heads, seq_q, seq_k]);
     scores.mask_fill(future, f32::NEG_INFINITY)
@@ -165,12 +184,13 @@ pub fn causal_attention_with_stats<B: Backend>(
     q: FloatTensor<B>,
     k: FloatTensor<B>,
     v: FloatTensor<B>,
+    bf16: bool,
 ) -> (FloatTensor<B>, FloatTensor<B>) {
     let (q, k, v): (Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>) = (tensor(q), tensor(k), tensor(v));
-    let scores = masked_scores(q, k);
+    let scores = masked_scores(q, k, bf16);
     let max = scores.clone().max_dim(3).clamp_min(f32::MIN); // [batch, heads, seq_q, 1]
     let sum = (scores.clone() - max.clone()).exp().sum_dim(3); // [batch, heads, seq_q, 1]
-    let out = probabilities(scores, max.clone(), sum.clone()).matmul(v);
+    let out = product(probabilities(scores, max.clone(), sum.clone()), v, bf16);
     (primitive(out), primitive(Tensor::cat(vec![max, sum], 3)))
 }
 
@@ -187,6 +207,7 @@ pub fn causal_attention_backward<B: Backend>(
     v: FloatTensor<B>,
     stats: FloatTensor<B>,
     grad: FloatTensor<B>,
+    bf16: bool,
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
     let t4 = |x: FloatTensor<B>| -> Tensor<B, 4> { tensor(x) };
     let (q, k, v, stats, d_o) = (t4(q), t4(k), t4(v), t4(stats), t4(grad));
@@ -194,13 +215,13 @@ pub fn causal_attention_backward<B: Backend>(
     let [batch, heads, seq_q, _] = stats.dims();
     let max = stats.clone().slice([0..batch, 0..heads, 0..seq_q, 0..1]);
     let sum = stats.slice([0..batch, 0..heads, 0..seq_q, 1..2]);
-    let p = probabilities(masked_scores(q.clone(), k.clone()), max, sum);
-    let dv = p.clone().swap_dims(2, 3).matmul(d_o.clone());
-    let dp = d_o.matmul(v.swap_dims(2, 3));
+    let p = probabilities(masked_scores(q.clone(), k.clone(), bf16), max, sum);
+    let dv = product(p.clone().swap_dims(2, 3), d_o.clone(), bf16);
+    let dp = product(d_o, v.swap_dims(2, 3), bf16);
     let dot = (p.clone() * dp.clone()).sum_dim(3);
     let ds = (p * (dp - dot)).mul_scalar(scale);
-    let dq = ds.clone().matmul(k);
-    let dk = ds.swap_dims(2, 3).matmul(q);
+    let dq = product(ds.clone(), k, bf16);
+    let dk = product(ds.swap_dims(2, 3), q, bf16);
     (primitive(dq), primitive(dk), primitive(dv))
 }
 

@@ -29,6 +29,7 @@ use rayon::prelude::*;
 
 use super::fast_math::FastMath;
 use super::softmax::sum8;
+use super::bf16_gemm::{bf16_to_f32, to_bf16};
 use super::{gemm_add_into, gemm_into};
 
 /// Query rows per tile of the forward pass: a tile's products stop at the last key its last row
@@ -49,6 +50,8 @@ struct Geometry<E> {
     val_dim: usize,
     scale: E,
     causal: bool,
+    /// Products on bfloat16-rounded operands with float32 sums (float32 arrays only).
+    bf16: bool,
 }
 
 impl<E: FloatNdArrayElement> Geometry<E> {
@@ -71,6 +74,36 @@ impl<E: FloatNdArrayElement> Geometry<E> {
             val_dim: vs[3],
             scale: scale.elem(),
             causal: true,
+            bf16: false,
+        }
+    }
+
+    /// `out = lhs rhs` (or `out += lhs rhs` when `accumulate`) on the calling thread. With `bf16`
+    /// the operands hold bfloat16 values already (rounded by the caller): their products are exact
+    /// in float32 and the sums float32, which is what the bfloat16 kernels compute.
+    fn gemm(&self, lhs: &ArrayView2<E>, rhs: &ArrayView2<E>, out: &mut ArrayViewMut2<E>, accumulate: bool) {
+        if accumulate {
+            gemm_add_into(lhs, rhs, out);
+        } else {
+            gemm_into(lhs, rhs, out);
+        }
+    }
+
+    /// An input as the products read it: rounded to bfloat16 values when `bf16` (once per call,
+    /// not per tile), else as it is.
+    fn operand(&self, x: SharedArray<E>) -> SharedArray<E> {
+        if !self.bf16 {
+            return x;
+        }
+        let mut x = x.into_owned();
+        x.par_mapv_inplace(round_bf16);
+        x.into_shared()
+    }
+
+    /// Rounds a scratch tile to bfloat16 values in place when `bf16`.
+    fn round(&self, tile: &mut ArrayViewMut2<E>) {
+        if self.bf16 {
+            tile.mapv_inplace(round_bf16);
         }
     }
 
@@ -102,8 +135,10 @@ pub(crate) fn attention_with_stats<E: FloatNdArrayElement + FastMath>(
     q: SharedArray<E>,
     k: SharedArray<E>,
     v: SharedArray<E>,
+    bf16: bool,
 ) -> (SharedArray<E>, SharedArray<E>) {
-    let g = Geometry::new(&q, &k, &v);
+    let g = Geometry { bf16, ..Geometry::new(&q, &k, &v) };
+    let (q, k, v) = (g.operand(q), g.operand(k), g.operand(v));
     let (q, k, v) = (as4(&q), as4(&k), as4(&v));
     // Zero-filled: the rows of queries that see no key stay zero.
     let mut out = ndarray::Array4::<E>::zeros((g.batch, g.seq_q, g.heads, g.val_dim));
@@ -138,14 +173,15 @@ fn forward_pair<E: FloatNdArrayElement + FastMath>(
             continue;
         }
         let mut tile = scores.slice_mut(s![..r1 - r0, ..n]);
-        gemm_into(&q.slice(s![r0..r1, ..]), &k.slice(s![..n, ..]).t(), &mut tile);
+        g.gemm(&q.slice(s![r0..r1, ..]), &k.slice(s![..n, ..]).t(), &mut tile, false);
         for i in r0..r1 {
             let vis = g.visible(i);
             let (max, sum) = softmax_row(&mut row_slice(&mut tile, i - r0)[..n], vis, g.scale);
             stats[[i, 0]] = max;
             stats[[i, 1]] = sum;
         }
-        gemm_into(&tile.view(), &v.slice(s![..n, ..]), &mut o.slice_mut(s![r0..r1, ..]));
+        g.round(&mut tile);
+        g.gemm(&tile.view(), &v.slice(s![..n, ..]), &mut o.slice_mut(s![r0..r1, ..]), false);
     }
 }
 
@@ -195,8 +231,10 @@ pub(crate) fn attention_backward<E: FloatNdArrayElement + FastMath>(
     v: SharedArray<E>,
     stats: SharedArray<E>,
     grad: SharedArray<E>,
+    bf16: bool,
 ) -> (SharedArray<E>, SharedArray<E>, SharedArray<E>) {
-    let g = Geometry::new(&q, &k, &v);
+    let g = Geometry { bf16, ..Geometry::new(&q, &k, &v) };
+    let (q, k, v, grad) = (g.operand(q), g.operand(k), g.operand(v), g.operand(grad));
     let (q4, k4, v4, m4, do4) = (as4(&q), as4(&k), as4(&v), as4(&stats), as4(&grad));
     let pairs = |x: &ndarray::ArrayView4<E>| {
         let (_, _, rows, cols) = x.dim();
@@ -231,6 +269,8 @@ fn backward_pair<E: FloatNdArrayElement + FastMath>(
 ) {
     let mut p_scratch = Array2::<E>::zeros((BACKWARD_TILE, g.seq_k));
     let mut ds_scratch = Array2::<E>::zeros((BACKWARD_TILE, g.seq_k));
+    // bf16: p rounded for its product with do (the softmax's gradient reads p itself).
+    let mut rounded_scratch = Array2::<E>::zeros(if g.bf16 { (BACKWARD_TILE, g.seq_k) } else { (0, 0) });
     for (r0, r1, n) in g.row_tiles(BACKWARD_TILE) {
         if n == 0 {
             continue; // these queries see no key: zero gradients
@@ -239,14 +279,21 @@ fn backward_pair<E: FloatNdArrayElement + FastMath>(
         let (k_n, v_n) = (k.slice(s![..n, ..]), v.slice(s![..n, ..]));
         // p, recomputed from the scores and the saved statistics.
         let mut p = p_scratch.slice_mut(s![..r1 - r0, ..n]);
-        gemm_into(&q_t, &k_n.t(), &mut p);
+        g.gemm(&q_t, &k_n.t(), &mut p, false);
         for i in r0..r1 {
             probabilities_row(row_slice(&mut p, i - r0), g.visible(i), g.scale, stats[[i, 0]], stats[[i, 1]]);
         }
-        gemm_add_into(&p.t(), &do_t, &mut dv.slice_mut(s![..n, ..])); // dv += p^T do
+        if g.bf16 {
+            let mut rounded = rounded_scratch.slice_mut(s![..r1 - r0, ..n]);
+            rounded.assign(&p);
+            g.round(&mut rounded);
+            g.gemm(&rounded.t(), &do_t, &mut dv.slice_mut(s![..n, ..]), true); // dv += p^T do
+        } else {
+            g.gemm(&p.t(), &do_t, &mut dv.slice_mut(s![..n, ..]), true); // dv += p^T do
+        }
         // ds = scale * p * (dp - rowsum(p * dp)), written over dp = do v^T; masked entries zero.
         let mut ds = ds_scratch.slice_mut(s![..r1 - r0, ..n]);
-        gemm_into(&do_t, &v_n.t(), &mut ds);
+        g.gemm(&do_t, &v_n.t(), &mut ds, false);
         for i in r0..r1 {
             let vis = g.visible(i);
             let p_row = &row_slice(&mut p, i - r0)[..vis];
@@ -257,8 +304,9 @@ fn backward_pair<E: FloatNdArrayElement + FastMath>(
             }
             unseen.fill(E::zero());
         }
-        gemm_into(&ds.view(), &k_n, &mut dq.slice_mut(rows)); // dq = ds k
-        gemm_add_into(&ds.t(), &q_t, &mut dk.slice_mut(s![..n, ..])); // dk += ds^T q
+        g.round(&mut ds);
+        g.gemm(&ds.view(), &k_n, &mut dq.slice_mut(rows), false); // dq = ds k
+        g.gemm(&ds.t(), &q_t, &mut dk.slice_mut(s![..n, ..]), true); // dk += ds^T q
     }
 }
 
@@ -281,4 +329,9 @@ fn dot<E: FloatNdArrayElement>(a: &[E], b: &[E]) -> E {
         }
     }
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
+/// `x` rounded to the nearest bfloat16 value (ties to even), in `E`.
+fn round_bf16<E: FloatNdArrayElement>(x: E) -> E {
+    bf16_to_f32(to_bf16(x.elem::<f32>())).elem()
 }

@@ -3,6 +3,7 @@
 
 mod adamw;
 mod attention;
+pub mod bf16_gemm;
 mod cross_entropy;
 mod elementwise;
 mod fast_math;
@@ -141,19 +142,20 @@ where
         }
     }
 
-    fn fused_causal_attention(q: FloatTensor<Self>, k: FloatTensor<Self>, v: FloatTensor<Self>) -> FloatTensor<Self> {
-        Self::fused_causal_attention_with_stats(q, k, v).0
+    fn fused_causal_attention(q: FloatTensor<Self>, k: FloatTensor<Self>, v: FloatTensor<Self>, bf16: bool) -> FloatTensor<Self> {
+        Self::fused_causal_attention_with_stats(q, k, v, bf16).0
     }
 
     fn fused_causal_attention_with_stats(
         q: FloatTensor<Self>,
         k: FloatTensor<Self>,
         v: FloatTensor<Self>,
+        bf16: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         kernel!((q, k, v) => {
-            let (out, stats) = attention::attention_with_stats(q, k, v);
+            let (out, stats) = attention::attention_with_stats(q, k, v, bf16);
             (out.into(), stats.into())
-        }, else reference::causal_attention_with_stats::<Self>(q, k, v))
+        }, else reference::causal_attention_with_stats::<Self>(q, k, v, bf16))
     }
 
     fn fused_causal_attention_backward(
@@ -162,11 +164,21 @@ where
         v: FloatTensor<Self>,
         stats: FloatTensor<Self>,
         grad: FloatTensor<Self>,
+        bf16: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         kernel!((q, k, v, stats, grad) => {
-            let (dq, dk, dv) = attention::attention_backward(q, k, v, stats, grad);
+            let (dq, dk, dv) = attention::attention_backward(q, k, v, stats, grad, bf16);
             (dq.into(), dk.into(), dv.into())
-        }, else reference::causal_attention_backward::<Self>(q, k, v, stats, grad))
+        }, else reference::causal_attention_backward::<Self>(q, k, v, stats, grad, bf16))
+    }
+
+    fn fused_matmul_bf16(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+        match (lhs, rhs) {
+            (NdArrayTensor::F32(lhs), NdArrayTensor::F32(rhs)) => {
+                bf16_gemm::matmul(&lhs.into_shared().view(), &rhs.into_shared().view()).into_shared().into()
+            }
+            (lhs, rhs) => reference::matmul_bf16::<Self>(lhs, rhs),
+        }
     }
 
     fn fused_cross_entropy(
