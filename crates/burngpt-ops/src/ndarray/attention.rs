@@ -29,7 +29,7 @@ use rayon::prelude::*;
 
 use super::fast_math::FastMath;
 use super::softmax::sum8;
-use super::bf16_gemm::{bf16_to_f32, to_bf16};
+use super::bf16_gemm::round;
 use super::{gemm_add_into, gemm_into};
 
 /// Query rows per tile of the forward pass: a tile's products stop at the last key its last row
@@ -89,21 +89,15 @@ impl<E: FloatNdArrayElement> Geometry<E> {
         }
     }
 
-    /// An input as the products read it: rounded to bfloat16 values when `bf16` (once per call,
-    /// not per tile), else as it is.
+    /// An input as the products read it: rounded to bfloat16 values once per call when `bf16`.
     fn operand(&self, x: SharedArray<E>) -> SharedArray<E> {
-        if !self.bf16 {
-            return x;
-        }
-        let mut x = x.into_owned();
-        x.par_mapv_inplace(round_bf16);
-        x.into_shared()
+        if self.bf16 { round::round_array(x) } else { x }
     }
 
     /// Rounds a scratch tile to bfloat16 values in place when `bf16`.
     fn round(&self, tile: &mut ArrayViewMut2<E>) {
         if self.bf16 {
-            tile.mapv_inplace(round_bf16);
+            round::round_view(tile);
         }
     }
 
@@ -329,9 +323,4 @@ fn dot<E: FloatNdArrayElement>(a: &[E], b: &[E]) -> E {
         }
     }
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
-}
-
-/// `x` rounded to the nearest bfloat16 value (ties to even), in `E`.
-fn round_bf16<E: FloatNdArrayElement>(x: E) -> E {
-    bf16_to_f32(to_bf16(x.elem::<f32>())).elem()
 }

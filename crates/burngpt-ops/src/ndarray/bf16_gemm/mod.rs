@@ -24,8 +24,10 @@
 //! chain, inside the same `k` additions. The tests check this against float64 sums of the same
 //! rounded operands.
 
+mod amx;
 mod kernel;
 mod pack;
+pub mod round;
 
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use rayon::prelude::*;
@@ -38,8 +40,9 @@ pub const MR: usize = 12;
 pub const NR: usize = 32;
 /// `k` pairs per block: a packed `NR`-column panel of B (16 KiB) stays in the L1 cache.
 pub const KC: usize = 128;
-/// Rows per block of A: a packed block (72 KiB) stays in the L2 cache.
-pub const MC: usize = 144;
+/// Rows per block of A (a multiple of both kernels' panels, 12 and 32 rows): a packed block
+/// (96 KiB) stays in the L2 cache.
+pub const MC: usize = 192;
 /// Columns per block of B: a packed block (2 MiB, in the L3 cache) shared by the threads; A's
 /// blocks are packed again for each, so wide blocks keep that cost small (BLIS takes ~4k on Zen).
 pub const NC: usize = 4096;
@@ -75,9 +78,43 @@ pub fn has_avx512_bf16() -> bool {
     kernel::has_avx512_bf16()
 }
 
+/// Which micro-kernel computes the tiles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// float32 arithmetic on the packed bfloat16 values (any CPU).
+    Portable,
+    /// `vdpbf16ps` (AVX-512 BF16).
+    Avx512,
+    /// `tdpbf16ps` (AMX-BF16 tiles).
+    Amx,
+}
+
+impl Kernel {
+    /// The fastest this CPU runs: AMX, else AVX-512 BF16, else the float32 path (checked once;
+    /// `BURNGPT_NO_AMX=1` leaves AMX out).
+    pub fn best() -> Self {
+        if kernel::has_avx512_bf16() && amx::available() {
+            Kernel::Amx
+        } else if kernel::has_avx512_bf16() {
+            Kernel::Avx512
+        } else {
+            Kernel::Portable
+        }
+    }
+
+    /// Whether this CPU runs it.
+    pub fn runs_here(self) -> bool {
+        match self {
+            Kernel::Portable => true,
+            Kernel::Avx512 => kernel::has_avx512_bf16(),
+            Kernel::Amx => kernel::has_avx512_bf16() && amx::available(),
+        }
+    }
+}
+
 /// `c = a b` (or `c += a b` when `accumulate`) with bfloat16-rounded operands and float32
-/// accumulation, on rayon's threads when `parallel` (a caller already parallel over many products,
-/// as attention is over heads, passes false).
+/// accumulation, on rayon's threads when `parallel` (a caller already parallel over many products
+/// passes false), with [`Kernel::best`].
 ///
 /// # Safety
 /// `a`, `b` and `c` must be valid for their shapes and strides, `c` must not overlap `a` or `b`, and
@@ -86,14 +123,18 @@ pub fn has_avx512_bf16() -> bool {
 /// # Panics
 /// When the shapes do not chain: `a: [m, k]`, `b: [k, n]`, `c: [m, n]`.
 pub unsafe fn gemm_bf16(a: MatRef, b: MatRef, c: MatMut, accumulate: bool, parallel: bool) {
-    gemm_bf16_with(a, b, c, accumulate, parallel, kernel::has_avx512_bf16());
+    gemm_bf16_with(a, b, c, accumulate, parallel, Kernel::best());
 }
 
-/// [`gemm_bf16`] with the micro-kernel chosen by the caller (`simd` needs AVX-512 BF16): the tests
-/// compare the two.
-pub(crate) unsafe fn gemm_bf16_with(a: MatRef, b: MatRef, c: MatMut, accumulate: bool, parallel: bool, simd: bool) {
+/// [`gemm_bf16`] with the micro-kernel chosen by the caller (one that [`Kernel::runs_here`]): the
+/// tests compare them.
+///
+/// # Safety
+/// As [`gemm_bf16`].
+pub unsafe fn gemm_bf16_with(a: MatRef, b: MatRef, c: MatMut, accumulate: bool, parallel: bool, kernel: Kernel) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert!(b.rows == k && c.rows == m && c.cols == n, "gemm_bf16: incompatible shapes");
+    assert!(kernel.runs_here(), "gemm_bf16: this CPU cannot run {kernel:?}");
     if m == 0 || n == 0 {
         return;
     }
@@ -107,22 +148,32 @@ pub(crate) unsafe fn gemm_bf16_with(a: MatRef, b: MatRef, c: MatMut, accumulate:
         }
         return;
     }
-    let simd = simd && kernel::has_avx512_bf16();
     let pairs = k.div_ceil(2);
     let mut packed_b = Vec::new();
     for j0 in (0..n).step_by(NC) {
         let nc = NC.min(n - j0);
         for p0 in (0..pairs).step_by(KC) {
-            let kc = KC.min(pairs - p0);
+            // AMX reads whole tiles of 16 pairs: the packing pads with zeros past `k`.
+            let kc = match kernel {
+                Kernel::Amx => KC.min(pairs - p0).next_multiple_of(amx::PAIRS),
+                _ => KC.min(pairs - p0),
+            };
             pack::pack_b(b, p0, kc, j0, nc, &mut packed_b);
             let first = p0 == 0 && !accumulate;
             let block = |i0: usize| {
                 let mc = MC.min(m - i0);
                 let mut packed_a = Vec::new();
-                // Safety: `a` is valid (the caller's contract).
-                unsafe { pack::pack_a(a, i0, mc, p0, kc, &mut packed_a) };
-                // Safety: each row block writes only its own rows of `c`.
-                unsafe { macro_loops(&packed_a, &packed_b, kc, c, i0, mc, j0, nc, first, simd) };
+                // Safety (both): `a` is valid (the caller's contract); each row block writes only
+                // its own rows of `c`.
+                unsafe {
+                    if kernel == Kernel::Amx {
+                        pack::pack_a_rows(a, i0, mc, p0, kc, &mut packed_a);
+                        amx_loops(&packed_a, &packed_b, kc, c, i0, mc, j0, nc, first);
+                    } else {
+                        pack::pack_a(a, i0, mc, p0, kc, &mut packed_a);
+                        macro_loops(&packed_a, &packed_b, kc, c, i0, mc, j0, nc, first, kernel == Kernel::Avx512);
+                    }
+                }
             };
             let blocks: Vec<usize> = (0..m).step_by(MC).collect();
             if parallel && blocks.len() > 1 {
@@ -130,6 +181,43 @@ pub(crate) unsafe fn gemm_bf16_with(a: MatRef, b: MatRef, c: MatMut, accumulate:
             } else {
                 blocks.into_iter().for_each(block);
             }
+        }
+    }
+}
+
+/// Writes a row-major `rows x cols` piece of `tile` (`NR` floats per row) to `c` at `(i, j)`:
+/// stored when `first`, else added.
+unsafe fn write_tile(tile: &[f32], c: MatMut, i: usize, j: usize, rows: usize, cols: usize, first: bool) {
+    for r in 0..rows {
+        let row = c.ptr.offset((i + r) as isize * c.row_stride);
+        for (s, value) in tile[r * NR..r * NR + cols].iter().enumerate() {
+            let dst = row.offset((j + s) as isize * c.col_stride);
+            *dst = if first { *value } else { *dst + *value };
+        }
+    }
+}
+
+/// [`macro_loops`] with AMX tiles: 32-row panels of A (`pack_a_rows`' layout) against 32-column
+/// panels of B.
+#[allow(clippy::too_many_arguments)]
+unsafe fn amx_loops(
+    packed_a: &[u32],
+    packed_b: &[u32],
+    kc: usize,
+    c: MatMut,
+    i0: usize,
+    mc: usize,
+    j0: usize,
+    nc: usize,
+    first: bool,
+) {
+    let mut tile = [0f32; amx::MR_AMX * NR];
+    for jr in (0..nc).step_by(NR) {
+        let b_panel = &packed_b[jr / NR * kc * NR..][..kc * NR];
+        for ir in (0..mc).step_by(amx::MR_AMX) {
+            let a_panel = &packed_a[ir / amx::MR_AMX * kc * amx::MR_AMX..][..kc * amx::MR_AMX];
+            amx::tile(a_panel.as_ptr(), kc, b_panel.as_ptr(), kc, &mut tile);
+            write_tile(&tile, c, i0 + ir, j0 + jr, amx::MR_AMX.min(mc - ir), NR.min(nc - jr), first);
         }
     }
 }
@@ -155,14 +243,7 @@ unsafe fn macro_loops(
         for ir in (0..mc).step_by(MR) {
             let a_panel = &packed_a[ir / MR * kc * MR..][..kc * MR];
             kernel::tile(a_panel, b_panel, kc, &mut tile, simd);
-            let (rows, cols) = (MR.min(mc - ir), NR.min(nc - jr));
-            for r in 0..rows {
-                let row = c.ptr.offset((i0 + ir + r) as isize * c.row_stride);
-                for (s, value) in tile[r * NR..r * NR + cols].iter().enumerate() {
-                    let dst = row.offset((j0 + jr + s) as isize * c.col_stride);
-                    *dst = if first { *value } else { *dst + *value };
-                }
-            }
+            write_tile(&tile, c, i0 + ir, j0 + jr, MR.min(mc - ir), NR.min(nc - jr), first);
         }
     }
 }

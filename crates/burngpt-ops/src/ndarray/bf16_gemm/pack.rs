@@ -2,6 +2,7 @@
 //! `k` of one row of A (or one column of B) in a 32-bit word, the even `k` in the low half (as
 //! `vdpbf16ps` pairs them), zeros past the matrix's edge.
 
+use super::amx::MR_AMX;
 use super::{MatRef, KC, MR, NR};
 
 /// `x` rounded to the nearest bfloat16 (ties to even), as its 16 bits. NaN stays NaN (quiet);
@@ -62,6 +63,26 @@ pub unsafe fn pack_a(a: MatRef, i0: usize, mc: usize, p0: usize, kc: usize, out:
                 let k = 2 * (p0 + p);
                 dst[p * MR + r] = pair(at(a, i, k), at(a, i, k + 1));
             }
+        }
+    }
+}
+
+/// Packs rows `i0..i0 + mc` of `a` over the `k` pairs `p0..p0 + kc` for AMX: for each panel of
+/// [`MR_AMX`] rows, the rows one after another, `kc` words each (`out[panel][r][p]`: a tile loads 16
+/// rows of 16 pairs with a stride of `kc` words), rows past `mc` zero.
+///
+/// # Safety
+/// `a` must be valid for its shape and strides.
+pub unsafe fn pack_a_rows(a: MatRef, i0: usize, mc: usize, p0: usize, kc: usize, out: &mut Vec<u32>) {
+    debug_assert!(kc <= KC);
+    let panels = mc.div_ceil(MR_AMX);
+    out.clear();
+    out.resize(panels * MR_AMX * kc, 0);
+    for (r, row) in out.chunks_exact_mut(kc).enumerate().take(mc) {
+        let i = i0 + r;
+        for (p, word) in row.iter_mut().enumerate() {
+            let k = 2 * (p0 + p);
+            *word = pair(at(a, i, k), at(a, i, k + 1));
         }
     }
 }

@@ -59,8 +59,8 @@ fn products_match_float64_sums_of_the_rounded_operands_for_every_transpose() {
 
 #[test]
 fn blocks_of_rows_and_columns_and_threads_do_not_change_the_result() {
-    // m = 150 > MC (two row blocks for the threads), n = 4200 > NC (two column blocks), k = 259.
-    let (m, k, n) = (150, 259, 4200);
+    // m = 200 > MC (two row blocks for the threads), n = 4200 > NC (two column blocks), k = 259.
+    let (m, k, n) = (200, 259, 4200);
     let a = values(m * k, 3);
     let b = values(k * n, 4);
     let c = gemm_bf16_slices(&a, false, &b, true, m, k, n);
@@ -90,23 +90,29 @@ fn accumulate_adds_to_the_output() {
 }
 
 #[test]
-fn the_avx512_bf16_kernel_equals_the_float32_path() {
-    if !has_avx512_bf16() {
-        eprintln!("this CPU has no AVX-512 BF16: only the float32 path runs");
-        return;
-    }
-    let (m, k, n) = (29, 513, 45);
+fn the_avx512_and_amx_kernels_equal_the_float32_path() {
+    // k = 513: pairs past a tile of 16 (AMX pads with zeros); m = 45 > 32 (two AMX panels, one partial).
+    let (m, k, n) = (45, 513, 45);
     let a = values(m * k, 8);
     let b = values(k * n, 9);
     let view = |p: &[f32], rows, cols| MatRef { ptr: p.as_ptr(), rows, cols, row_stride: cols as isize, col_stride: 1 };
-    let run = |simd| {
+    let run = |kernel| {
         let mut c = vec![0f32; m * n];
         let out = MatMut { ptr: c.as_mut_ptr(), rows: m, cols: n, row_stride: n as isize, col_stride: 1 };
-        unsafe { gemm_bf16_with(view(&a, m, k), view(&b, k, n), out, false, true, simd) };
+        unsafe { gemm_bf16_with(view(&a, m, k), view(&b, k, n), out, false, true, kernel) };
         c
     };
-    let (simd, portable) = (run(true), run(false));
-    for i in 0..m * n {
-        assert_eq!(simd[i].to_bits(), portable[i].to_bits(), "element {i}: {} vs {}", simd[i], portable[i]);
+    let portable = run(Kernel::Portable);
+    check(&portable, &a, false, &b, false, m, k, n);
+    for kernel in [Kernel::Avx512, Kernel::Amx] {
+        if !kernel.runs_here() {
+            eprintln!("this CPU cannot run {kernel:?}");
+            continue;
+        }
+        let got = run(kernel);
+        check(&got, &a, false, &b, false, m, k, n);
+        for i in 0..m * n {
+            assert_eq!(got[i].to_bits(), portable[i].to_bits(), "{kernel:?} element {i}: {} vs {}", got[i], portable[i]);
+        }
     }
 }
