@@ -25,9 +25,8 @@ pub fn available() -> bool {
 }
 
 fn cpu_has_amx() -> bool {
-    // Safety: cpuid leaf 7 exists on every x86_64 CPU this code runs on with AVX-512 (checked by
-    // the caller before AMX is considered).
-    let leaf = unsafe { std::arch::x86_64::__cpuid_count(7, 0) };
+    // Leaf 7 exists on every CPU with AVX-512 (checked by the caller before AMX is considered).
+    let leaf = std::arch::x86_64::__cpuid_count(7, 0);
     let (tile, bf16) = (leaf.edx & (1 << 24) != 0, leaf.edx & (1 << 22) != 0);
     tile && bf16
 }
