@@ -7,6 +7,7 @@
 //! `tmm0..tmm3` (a 32 x 32 block of the output), A in `tmm4`, `tmm5` (32 rows x 16 `k` pairs), B in
 //! `tmm6`, `tmm7` (16 `k` pairs x 32 columns, the packed panel's own layout).
 
+#[cfg(target_arch = "x86_64")]
 use std::arch::asm;
 use std::sync::OnceLock;
 
@@ -24,6 +25,7 @@ pub fn available() -> bool {
     *OK.get_or_init(|| std::env::var_os("BURNGPT_NO_AMX").is_none() && cpu_has_amx() && request_tile_data())
 }
 
+#[cfg(target_arch = "x86_64")]
 fn cpu_has_amx() -> bool {
     // Leaf 7 exists on every CPU with AVX-512 (checked by the caller before AMX is considered).
     let leaf = std::arch::x86_64::__cpuid_count(7, 0);
@@ -31,7 +33,12 @@ fn cpu_has_amx() -> bool {
     tile && bf16
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(not(target_arch = "x86_64"))]
+fn cpu_has_amx() -> bool {
+    false
+}
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 fn request_tile_data() -> bool {
     const SYS_ARCH_PRCTL: i64 = 158;
     const ARCH_REQ_XCOMP_PERM: i64 = 0x1023;
@@ -53,15 +60,17 @@ fn request_tile_data() -> bool {
     ret == 0
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
 fn request_tile_data() -> bool {
     false
 }
 
 /// The tile configuration: palette 1, eight tiles of 16 rows x 64 bytes.
+#[cfg(target_arch = "x86_64")]
 #[repr(C, align(64))]
 struct TileConfig([u8; 64]);
 
+#[cfg(target_arch = "x86_64")]
 impl TileConfig {
     fn new() -> Self {
         let mut cfg = [0u8; 64];
@@ -81,6 +90,7 @@ impl TileConfig {
 /// # Safety
 /// [`available`] must be true; `a` must hold 32 rows of `stride_a >= kp` words and `b` `kp * NR`
 /// words.
+#[cfg(target_arch = "x86_64")]
 pub unsafe fn tile(a: *const u32, stride_a: usize, b: *const u32, kp: usize, out: &mut [f32; MR_AMX * NR]) {
     debug_assert!(kp % PAIRS == 0);
     let cfg = TileConfig::new();
@@ -130,4 +140,10 @@ pub unsafe fn tile(a: *const u32, stride_a: usize, b: *const u32, kp: usize, out
         sc = in(reg) sc,
         options(nostack),
     );
+}
+
+/// Never called off x86_64 ([`available`] is false there).
+#[cfg(not(target_arch = "x86_64"))]
+pub unsafe fn tile(_: *const u32, _: usize, _: *const u32, _: usize, _: &mut [f32; MR_AMX * NR]) {
+    unreachable!("AMX exists on x86_64 only")
 }
