@@ -14,7 +14,8 @@ use burngpt::{console, errln};
 /// few-MiB tensors hundreds of times. glibc, even with its mmap threshold pinned and trimming
 /// off, unmapped and re-faulted them (tens of thousands of page faults per short bench), and how
 /// fast a step ran depended on the order of its allocations. mimalloc keeps and reuses the
-/// buffers (docs/performance.md has the measurements).
+/// buffers (docs/performance.md has the measurements). Transparent huge pages are turned off
+/// for the process ([`no_transparent_huge_pages`]).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -24,6 +25,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
+    no_transparent_huge_pages();
     let cli = Cli::parse();
     match run_in_compute_pool(|| run(cli)) {
         // Its reader went away (`generate | head -1`): end quietly, as Unix tools do.
@@ -34,6 +36,19 @@ fn main() -> ExitCode {
             errln!("error: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Asks Linux for no transparent huge pages in this process (`PR_SET_THP_DISABLE`; other systems:
+/// nothing). mimalloc returns freed memory to the system after a second and takes it back as the
+/// next step allocates; on huge pages every such fault clears 2 MiB, and at GPT-2 124M that
+/// clearing was over half of a step's time (docs/performance.md: 29-34 s -> 13.6-14.7 s per step,
+/// peak RSS unchanged). A failure leaves the system's setting, which only costs speed.
+fn no_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // Safety: PR_SET_THP_DISABLE takes one integer argument and changes only this process's flag.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
 }
 
