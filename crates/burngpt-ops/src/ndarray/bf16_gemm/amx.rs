@@ -5,7 +5,8 @@
 //!
 //! Stable Rust has no AMX intrinsics: the few instructions are written with `asm!`. Tiles: C in
 //! `tmm0..tmm3` (a 32 x 32 block of the output), A in `tmm4`, `tmm5` (32 rows x 16 `k` pairs), B in
-//! `tmm6`, `tmm7` (16 `k` pairs x 32 columns, the packed panel's own layout).
+//! `tmm6`, `tmm7` (16 `k` pairs x 32 columns, the packed panel's own layout). C's tiles load from
+//! and store to the output itself, so a block's sums leave the tiles once per `k` block.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::asm;
@@ -83,38 +84,62 @@ impl TileConfig {
     }
 }
 
-/// `tile[32 x 32] = A B` for one 32-row A panel (`a`: row-major, `stride_a` words per row, `kp`
-/// pairs, a multiple of [`PAIRS`]) and one 32-column B panel (`b`: `[kp][NR]` words), summed in
-/// the tiles over all `kp` pairs.
+/// Loads the tile configuration (palette 1, eight tiles of 16 rows x 64 bytes): before [`tile`],
+/// on the thread that calls it; [`release`] after.
 ///
 /// # Safety
-/// [`available`] must be true; `a` must hold 32 rows of `stride_a >= kp` words and `b` `kp * NR`
-/// words.
+/// [`available`] must be true.
 #[cfg(target_arch = "x86_64")]
-pub unsafe fn tile(a: *const u32, stride_a: usize, b: *const u32, kp: usize, out: &mut [f32; MR_AMX * NR]) {
-    debug_assert!(kp % PAIRS == 0);
+pub unsafe fn configure() {
     let cfg = TileConfig::new();
-    let (sa, sb, sc) = (stride_a * 4, NR * 4, NR * 4);
+    asm!("ldtilecfg [{cfg}]", cfg = in(reg) cfg.0.as_ptr(), options(nostack, readonly));
+}
+
+/// Gives the tile state back ([`configure`] before the next [`tile`]).
+///
+/// # Safety
+/// [`available`] must be true.
+#[cfg(target_arch = "x86_64")]
+pub unsafe fn release() {
+    asm!("tilerelease", options(nostack, nomem));
+}
+
+/// `C[32 x 32] = (C if load, else 0) + A B` for one 32-row A panel (`a`: row-major, `stride_a`
+/// words per row, `kp` pairs, a multiple of [`PAIRS`]) and one 32-column B panel (`b`: `[kp][NR]`
+/// words), summed in the tiles over all `kp` pairs; `C` is float32 at `c`, `ldc` elements between
+/// rows, read and written in place.
+///
+/// # Safety
+/// [`configure`] must have run on this thread; `a` must hold 32 rows of `stride_a >= kp` words,
+/// `b` `kp * NR` words, and `c` 32 rows of 32 floats.
+#[cfg(target_arch = "x86_64")]
+pub unsafe fn tile(a: *const u32, stride_a: usize, b: *const u32, kp: usize, c: *mut f32, ldc: isize, load: bool) {
+    debug_assert!(kp % PAIRS == 0);
+    let (sa, sb, sc) = (stride_a * 4, NR * 4, ldc * 4);
+    let (c0, c1, c2, c3) = (c, c.add(16), c.offset(16 * ldc), c.offset(16 * ldc + 16));
+    if load {
+        asm!(
+            "tileloadd tmm0, [{c0} + {sc}*1]",
+            "tileloadd tmm1, [{c1} + {sc}*1]",
+            "tileloadd tmm2, [{c2} + {sc}*1]",
+            "tileloadd tmm3, [{c3} + {sc}*1]",
+            c0 = in(reg) c0, c1 = in(reg) c1, c2 = in(reg) c2, c3 = in(reg) c3, sc = in(reg) sc,
+            options(nostack, readonly),
+        );
+    } else {
+        asm!("tilezero tmm0", "tilezero tmm1", "tilezero tmm2", "tilezero tmm3", options(nostack, nomem));
+    }
     let a_low = a.add(16 * stride_a);
-    asm!(
-        "ldtilecfg [{cfg}]",
-        "tilezero tmm0",
-        "tilezero tmm1",
-        "tilezero tmm2",
-        "tilezero tmm3",
-        cfg = in(reg) cfg.0.as_ptr(),
-        options(nostack),
-    );
     for chunk in 0..kp / PAIRS {
         let (a0, a1) = (a.add(chunk * PAIRS), a_low.add(chunk * PAIRS));
         let b0 = b.add(chunk * PAIRS * NR);
         asm!(
             "tileloadd tmm4, [{a0} + {sa}*1]",
-            "tileloadd tmm5, [{a1} + {sa}*1]",
             "tileloadd tmm6, [{b0} + {sb}*1]",
-            "tileloadd tmm7, [{b1} + {sb}*1]",
             "tdpbf16ps tmm0, tmm4, tmm6",
+            "tileloadd tmm7, [{b1} + {sb}*1]",
             "tdpbf16ps tmm1, tmm4, tmm7",
+            "tileloadd tmm5, [{a1} + {sa}*1]",
             "tdpbf16ps tmm2, tmm5, tmm6",
             "tdpbf16ps tmm3, tmm5, tmm7",
             a0 = in(reg) a0,
@@ -126,24 +151,28 @@ pub unsafe fn tile(a: *const u32, stride_a: usize, b: *const u32, kp: usize, out
             options(nostack, readonly),
         );
     }
-    let c = out.as_mut_ptr();
     asm!(
         "tilestored [{c0} + {sc}*1], tmm0",
         "tilestored [{c1} + {sc}*1], tmm1",
         "tilestored [{c2} + {sc}*1], tmm2",
         "tilestored [{c3} + {sc}*1], tmm3",
-        "tilerelease",
-        c0 = in(reg) c,
-        c1 = in(reg) c.add(16),
-        c2 = in(reg) c.add(16 * NR),
-        c3 = in(reg) c.add(16 * NR + 16),
-        sc = in(reg) sc,
+        c0 = in(reg) c0, c1 = in(reg) c1, c2 = in(reg) c2, c3 = in(reg) c3, sc = in(reg) sc,
         options(nostack),
     );
 }
 
 /// Never called off x86_64 ([`available`] is false there).
 #[cfg(not(target_arch = "x86_64"))]
-pub unsafe fn tile(_: *const u32, _: usize, _: *const u32, _: usize, _: &mut [f32; MR_AMX * NR]) {
+pub unsafe fn configure() {
+    unreachable!("AMX exists on x86_64 only")
+}
+
+/// Never called off x86_64 ([`available`] is false there).
+#[cfg(not(target_arch = "x86_64"))]
+pub unsafe fn release() {}
+
+/// Never called off x86_64 ([`available`] is false there).
+#[cfg(not(target_arch = "x86_64"))]
+pub unsafe fn tile(_: *const u32, _: usize, _: *const u32, _: usize, _: *mut f32, _: isize, _: bool) {
     unreachable!("AMX exists on x86_64 only")
 }

@@ -40,6 +40,10 @@ pub const MR: usize = 12;
 pub const NR: usize = 32;
 /// `k` pairs per block: a packed `NR`-column panel of B (16 KiB) stays in the L1 cache.
 pub const KC: usize = 128;
+/// `k` pairs per block with AMX (a multiple of its tiles' 16): C's tiles are loaded and stored
+/// once per block, so long blocks keep that traffic small; a 32-column panel of B (48 KiB) and a
+/// 32-row panel of A stream from the L2 cache.
+pub const KC_AMX: usize = 384;
 /// Rows per block of A (a multiple of both kernels' panels, 12 and 32 rows): a packed block
 /// (96 KiB) stays in the L2 cache.
 pub const MC: usize = 192;
@@ -149,16 +153,17 @@ pub unsafe fn gemm_bf16_with(a: MatRef, b: MatRef, c: MatMut, accumulate: bool, 
         return;
     }
     let pairs = k.div_ceil(2);
+    let kc_max = if kernel == Kernel::Amx { KC_AMX } else { KC };
     let mut packed_b = Vec::new();
     for j0 in (0..n).step_by(NC) {
         let nc = NC.min(n - j0);
-        for p0 in (0..pairs).step_by(KC) {
+        for p0 in (0..pairs).step_by(kc_max) {
             // AMX reads whole tiles of 16 pairs: the packing pads with zeros past `k`.
             let kc = match kernel {
-                Kernel::Amx => KC.min(pairs - p0).next_multiple_of(amx::PAIRS),
-                _ => KC.min(pairs - p0),
+                Kernel::Amx => kc_max.min(pairs - p0).next_multiple_of(amx::PAIRS),
+                _ => kc_max.min(pairs - p0),
             };
-            pack::pack_b(b, p0, kc, j0, nc, &mut packed_b);
+            pack_b(b, p0, kc, j0, nc, &mut packed_b, parallel);
             let first = p0 == 0 && !accumulate;
             let block = |i0: usize| {
                 let mc = MC.min(m - i0);
@@ -167,12 +172,11 @@ pub unsafe fn gemm_bf16_with(a: MatRef, b: MatRef, c: MatMut, accumulate: bool, 
                 // its own rows of `c`.
                 unsafe {
                     if kernel == Kernel::Amx {
-                        pack::pack_a_rows(a, i0, mc, p0, kc, &mut packed_a);
-                        amx_loops(&packed_a, &packed_b, kc, c, i0, mc, j0, nc, first);
+                        pack::pack_rows(a, i0, mc, p0, kc, amx::MR_AMX, &mut packed_a);
                     } else {
-                        pack::pack_a(a, i0, mc, p0, kc, &mut packed_a);
-                        macro_loops(&packed_a, &packed_b, kc, c, i0, mc, j0, nc, first, kernel == Kernel::Avx512);
+                        pack::pack_panels::<MR>(pack::transposed(a), p0, kc, i0, mc, &mut packed_a);
                     }
+                    tiles(kernel, &packed_a, &packed_b, kc, c, i0, mc, j0, nc, first);
                 }
             };
             let blocks: Vec<usize> = (0..m).step_by(MC).collect();
@@ -185,7 +189,37 @@ pub unsafe fn gemm_bf16_with(a: MatRef, b: MatRef, c: MatMut, accumulate: bool, 
     }
 }
 
-/// Writes a row-major `rows x cols` piece of `tile` (`NR` floats per row) to `c` at `(i, j)`:
+/// Packs B's block (columns `j0..j0 + nc`, pairs `p0..p0 + kc`) into `out`, [`NR`]-column panels
+/// shared out among rayon's threads when `parallel`.
+///
+/// # Safety
+/// `b` must be valid for its shape and strides.
+unsafe fn pack_b(b: MatRef, p0: usize, kc: usize, j0: usize, nc: usize, out: &mut Vec<u32>, parallel: bool) {
+    /// Columns per piece of work.
+    const COLS: usize = 8 * NR;
+    if !parallel || nc <= COLS {
+        return pack::pack_panels::<NR>(b, p0, kc, j0, nc, out);
+    }
+    out.clear();
+    out.resize(nc.div_ceil(NR) * kc * NR, 0);
+    out.par_chunks_mut(COLS / NR * kc * NR).enumerate().for_each(|(piece, dst)| {
+        let j = piece * COLS;
+        // Safety: as the caller's; each piece packs its own columns.
+        unsafe { pack::pack_panels_into::<NR>(b, p0, kc, j0 + j, COLS.min(nc - j), dst) };
+    });
+}
+
+/// Copies a `rows x cols` piece of `c` at `(i, j)` into `tile` (row-major, [`NR`] floats per row).
+unsafe fn read_tile(tile: &mut [f32], c: MatMut, i: usize, j: usize, rows: usize, cols: usize) {
+    for r in 0..rows {
+        let row = c.ptr.offset((i + r) as isize * c.row_stride);
+        for (s, value) in tile[r * NR..r * NR + cols].iter_mut().enumerate() {
+            *value = *row.offset((j + s) as isize * c.col_stride);
+        }
+    }
+}
+
+/// Writes a row-major `rows x cols` piece of `tile` ([`NR`] floats per row) to `c` at `(i, j)`:
 /// stored when `first`, else added.
 unsafe fn write_tile(tile: &[f32], c: MatMut, i: usize, j: usize, rows: usize, cols: usize, first: bool) {
     for r in 0..rows {
@@ -197,10 +231,12 @@ unsafe fn write_tile(tile: &[f32], c: MatMut, i: usize, j: usize, rows: usize, c
     }
 }
 
-/// [`macro_loops`] with AMX tiles: 32-row panels of A (`pack_a_rows`' layout) against 32-column
-/// panels of B.
+/// The tiles of one packed A block against one packed B block, written to `c`'s rows `i0..i0 + mc`
+/// and columns `j0..j0 + nc` (stored when `first`, else added). AMX sums into `c` in place (its
+/// tiles load `c` when not `first`); the other kernels compute a tile, then store or add it.
 #[allow(clippy::too_many_arguments)]
-unsafe fn amx_loops(
+unsafe fn tiles(
+    kernel: Kernel,
     packed_a: &[u32],
     packed_b: &[u32],
     kc: usize,
@@ -211,40 +247,35 @@ unsafe fn amx_loops(
     nc: usize,
     first: bool,
 ) {
-    let mut tile = [0f32; amx::MR_AMX * NR];
+    let amx = kernel == Kernel::Amx;
+    let mr = if amx { amx::MR_AMX } else { MR };
+    let mut buffer = [0f32; amx::MR_AMX * NR];
+    if amx {
+        amx::configure();
+    }
     for jr in (0..nc).step_by(NR) {
         let b_panel = &packed_b[jr / NR * kc * NR..][..kc * NR];
-        for ir in (0..mc).step_by(amx::MR_AMX) {
-            let a_panel = &packed_a[ir / amx::MR_AMX * kc * amx::MR_AMX..][..kc * amx::MR_AMX];
-            amx::tile(a_panel.as_ptr(), kc, b_panel.as_ptr(), kc, &mut tile);
-            write_tile(&tile, c, i0 + ir, j0 + jr, amx::MR_AMX.min(mc - ir), NR.min(nc - jr), first);
+        for ir in (0..mc).step_by(mr) {
+            let a_panel = &packed_a[ir / mr * kc * mr..][..kc * mr];
+            let (i, j, rows, cols) = (i0 + ir, j0 + jr, mr.min(mc - ir), NR.min(nc - jr));
+            if !amx {
+                let tile = (&mut buffer[..MR * NR]).try_into().expect("MR x NR floats");
+                kernel::tile(a_panel, b_panel, kc, tile, kernel == Kernel::Avx512);
+                write_tile(&buffer, c, i, j, rows, cols, first);
+            } else if rows == mr && cols == NR && c.col_stride == 1 {
+                let dst = c.ptr.offset(i as isize * c.row_stride + j as isize);
+                amx::tile(a_panel.as_ptr(), kc, b_panel.as_ptr(), kc, dst, c.row_stride, !first);
+            } else {
+                if !first {
+                    read_tile(&mut buffer, c, i, j, rows, cols);
+                }
+                amx::tile(a_panel.as_ptr(), kc, b_panel.as_ptr(), kc, buffer.as_mut_ptr(), NR as isize, !first);
+                write_tile(&buffer, c, i, j, rows, cols, true);
+            }
         }
     }
-}
-
-/// The tiles of one packed A block against one packed B block, written to `c`'s rows `i0..i0 + mc`
-/// and columns `j0..j0 + nc` (stored when `first`, else added).
-#[allow(clippy::too_many_arguments)]
-unsafe fn macro_loops(
-    packed_a: &[u32],
-    packed_b: &[u32],
-    kc: usize,
-    c: MatMut,
-    i0: usize,
-    mc: usize,
-    j0: usize,
-    nc: usize,
-    first: bool,
-    simd: bool,
-) {
-    let mut tile = [0f32; MR * NR];
-    for jr in (0..nc).step_by(NR) {
-        let b_panel = &packed_b[jr / NR * kc * NR..][..kc * NR];
-        for ir in (0..mc).step_by(MR) {
-            let a_panel = &packed_a[ir / MR * kc * MR..][..kc * MR];
-            kernel::tile(a_panel, b_panel, kc, &mut tile, simd);
-            write_tile(&tile, c, i0 + ir, j0 + jr, MR.min(mc - ir), NR.min(nc - jr), first);
-        }
+    if amx {
+        amx::release();
     }
 }
 
@@ -262,9 +293,15 @@ pub fn matmul(lhs: &ArrayViewD<f32>, rhs: &ArrayViewD<f32>) -> ArrayD<f32> {
     );
     let mut shape = ls.to_vec();
     shape[rank - 1] = rs[rank - 1];
-    let mut out = ArrayD::<f32>::zeros(shape);
-    product_into(lhs.view(), rhs.view(), out.view_mut());
-    out
+    // Not zeroed: every element is written (`gemm_bf16` stores, or writes 0 when k = 0).
+    let mut out = ArrayD::<f32>::uninit(shape.clone());
+    // Safety: the view covers the fresh array's own memory, in its standard layout; nothing reads
+    // it before the products have written every element.
+    unsafe {
+        let view = ArrayViewMutD::from_shape_ptr(shape, out.as_mut_ptr().cast::<f32>());
+        product_into(lhs.view(), rhs.view(), view);
+        out.assume_init()
+    }
 }
 
 /// `out = lhs rhs` along the leading dimensions, one 2-D product each.
@@ -288,21 +325,6 @@ fn product_into(lhs: ArrayViewD<f32>, rhs: ArrayViewD<f32>, mut out: ArrayViewMu
     // Safety: the views are valid for their shapes and strides, and `out` is a fresh array that
     // overlaps neither input.
     unsafe { gemm_bf16(a, b, c, false, true) };
-}
-
-/// `c = a b` for row-major slices (`a: [m, k]`, `b: [k, n]`), `a` or `b` read transposed when
-/// asked (then given as `[k, m]` / `[n, k]`): the tests' and the benches' entry point.
-pub fn gemm_bf16_slices(a: &[f32], a_t: bool, b: &[f32], b_t: bool, m: usize, k: usize, n: usize) -> Vec<f32> {
-    assert!(a.len() == m * k && b.len() == k * n, "gemm_bf16_slices: lengths");
-    let mut c = vec![f32::NAN; m * n];
-    let (ars, acs) = if a_t { (1, m as isize) } else { (k as isize, 1) };
-    let (brs, bcs) = if b_t { (1, k as isize) } else { (n as isize, 1) };
-    let a = MatRef { ptr: a.as_ptr(), rows: m, cols: k, row_stride: ars, col_stride: acs };
-    let b = MatRef { ptr: b.as_ptr(), rows: k, cols: n, row_stride: brs, col_stride: bcs };
-    let out = MatMut { ptr: c.as_mut_ptr(), rows: m, cols: n, row_stride: n as isize, col_stride: 1 };
-    // Safety: the three matrices are the slices' own memory, with the shapes checked above.
-    unsafe { gemm_bf16(a, b, out, false, true) };
-    c
 }
 
 #[cfg(test)]

@@ -1,24 +1,33 @@
-//! Rounding to bfloat16 and packing the operands as the micro-kernel reads them: two consecutive
+//! Rounding to bfloat16 and packing the operands as the micro-kernels read them: two consecutive
 //! `k` of one row of A (or one column of B) in a 32-bit word, the even `k` in the low half (as
-//! `vdpbf16ps` pairs them), zeros past the matrix's edge.
+//! `vdpbf16ps` and `tdpbf16ps` pair them), zeros past the matrix's edge.
+//!
+//! Packing reads every operand element once per block and costs about as much as a block's
+//! products on AMX, so each layout has a loop for the operand's contiguous direction that the
+//! compiler vectorises (branch-free rounding, slices of known length); other strides take the
+//! element-by-element loop.
 
-use super::amx::MR_AMX;
-use super::{MatRef, KC, MR, NR};
+use super::MatRef;
 
 /// `x` rounded to the nearest bfloat16 (ties to even), as its 16 bits. NaN stays NaN (quiet);
 /// a value that rounds past the largest bfloat16 becomes infinity; subnormal results become zero
-/// of the same sign (`vdpbf16ps` reads subnormal inputs as zero, so the two kernels agree).
+/// of the same sign (`vdpbf16ps` reads subnormal inputs as zero, so the kernels agree).
 pub fn to_bf16(x: f32) -> u16 {
+    bits(x) as u16
+}
+
+/// [`to_bf16`] in the low half of a word, without branches (so that loops of it vectorise).
+#[inline(always)]
+fn bits(x: f32) -> u32 {
     let bits = x.to_bits();
-    if x.is_nan() {
-        return ((bits >> 16) | 0x0040) as u16;
-    }
     // Round to nearest even on the 16 bits dropped: add 0x7fff plus the lowest kept bit.
-    let rounded = (bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) >> 16) as u16;
-    if rounded & 0x7f80 == 0 {
-        rounded & 0x8000
+    let rounded = bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) >> 16;
+    let flushed = if rounded & 0x7f80 == 0 { rounded & 0x8000 } else { rounded };
+    let nan = (bits & 0x7fff_ffff) > 0x7f80_0000;
+    if nan {
+        (bits >> 16) | 0x0040
     } else {
-        rounded
+        flushed
     }
 }
 
@@ -28,8 +37,21 @@ pub fn bf16_to_f32(h: u16) -> f32 {
 }
 
 /// Two bfloat16 in one word: `lo` in bits 0-15, `hi` in 16-31.
+#[inline(always)]
 fn pair(lo: f32, hi: f32) -> u32 {
-    u32::from(to_bf16(lo)) | (u32::from(to_bf16(hi)) << 16)
+    bits(lo) | (bits(hi) << 16)
+}
+
+/// `x` rounded to bfloat16, as a float32 (every element of `xs`, vectorised).
+pub fn round_slice(xs: &mut [f32]) {
+    for x in xs {
+        *x = f32::from_bits(bits(*x) << 16);
+    }
+}
+
+/// The matrix read transposed (no copy).
+pub fn transposed(m: MatRef) -> MatRef {
+    MatRef { ptr: m.ptr, rows: m.cols, cols: m.rows, row_stride: m.col_stride, col_stride: m.row_stride }
 }
 
 /// Element `(i, j)` of `m`, or 0 outside it.
@@ -44,67 +66,120 @@ unsafe fn at(m: MatRef, i: usize, j: usize) -> f32 {
     }
 }
 
-/// Packs rows `i0..i0 + mc` of `a` over the `k` pairs `p0..p0 + kc` into `out`: for each panel of
-/// [`MR`] rows, `kc x MR` words (`out[panel][p][r]`), rows past `mc` zero.
+/// `len` contiguous elements of row `i` of `m` from column `j` (`m.col_stride == 1`), or `None`
+/// past the last row.
 ///
 /// # Safety
-/// `a` must be valid for its shape and strides.
-pub unsafe fn pack_a(a: MatRef, i0: usize, mc: usize, p0: usize, kc: usize, out: &mut Vec<u32>) {
-    debug_assert!(kc <= KC);
-    let panels = mc.div_ceil(MR);
+/// `m` must be valid for its shape and strides, and `j + len <= m.cols`.
+unsafe fn row<'a>(m: MatRef, i: usize, j: usize, len: usize) -> Option<&'a [f32]> {
+    (i < m.rows).then(|| std::slice::from_raw_parts(m.ptr.offset(i as isize * m.row_stride + j as isize), len))
+}
+
+/// Packs columns `j0..j0 + nc` of `b` (`k x n`) over the `k` pairs `p0..p0 + kc` into `out`: for
+/// each panel of `W` columns, `kc x W` words (`out[panel][p][s]`), columns past `nc` zero. B's
+/// panels for both kernels (`W` = [`NR`](super::NR)) and, given A transposed, the AVX-512 kernel's
+/// A panels (`W` = [`MR`](super::MR)).
+///
+/// # Safety
+/// `b` must be valid for its shape and strides.
+pub unsafe fn pack_panels<const W: usize>(b: MatRef, p0: usize, kc: usize, j0: usize, nc: usize, out: &mut Vec<u32>) {
     out.clear();
-    out.resize(panels * kc * MR, 0);
-    for panel in 0..panels {
-        let dst = &mut out[panel * kc * MR..][..kc * MR];
-        let rows = MR.min(mc - panel * MR);
-        for r in 0..rows {
-            let i = i0 + panel * MR + r;
+    out.resize(nc.div_ceil(W) * kc * W, 0);
+    pack_panels_into::<W>(b, p0, kc, j0, nc, out);
+}
+
+/// [`pack_panels`] into `out`, which holds `nc.div_ceil(W) * kc * W` zeros.
+///
+/// # Safety
+/// `b` must be valid for its shape and strides.
+pub unsafe fn pack_panels_into<const W: usize>(b: MatRef, p0: usize, kc: usize, j0: usize, nc: usize, out: &mut [u32]) {
+    assert_eq!(out.len(), nc.div_ceil(W) * kc * W, "pack_panels: output length");
+    let k_end = b.rows.min(2 * (p0 + kc));
+    for (panel, dst) in out.chunks_exact_mut(kc * W).enumerate() {
+        let (j, cols) = (j0 + panel * W, W.min(nc - panel * W));
+        if b.col_stride == 1 {
+            // Rows of b are contiguous: a pair of rows makes a row of words.
+            for (p, words) in dst.chunks_exact_mut(W).enumerate().take(k_end.saturating_sub(2 * p0).div_ceil(2)) {
+                let k = 2 * (p0 + p);
+                let (lo, hi) = (row(b, k, j, cols), row(b, k + 1, j, cols));
+                match (lo, hi) {
+                    (Some(lo), Some(hi)) => {
+                        for ((w, &x), &y) in words.iter_mut().zip(lo).zip(hi) {
+                            *w = pair(x, y);
+                        }
+                    }
+                    (Some(lo), None) => words.iter_mut().zip(lo).for_each(|(w, &x)| *w = bits(x)),
+                    _ => {}
+                }
+            }
+        } else if b.row_stride == 1 {
+            // Columns of b are contiguous (b is a transposed matrix): each column's pairs.
+            let t = transposed(b);
+            for s in 0..cols {
+                let len = k_end.saturating_sub(2 * p0);
+                let Some(col) = row(t, j + s, 2 * p0, len) else { continue };
+                let (pairs, last) = col.split_at(len / 2 * 2);
+                for (p, xy) in pairs.chunks_exact(2).enumerate() {
+                    dst[p * W + s] = pair(xy[0], xy[1]);
+                }
+                if let [x] = last {
+                    dst[len / 2 * W + s] = bits(*x);
+                }
+            }
+        } else {
             for p in 0..kc {
                 let k = 2 * (p0 + p);
-                dst[p * MR + r] = pair(at(a, i, k), at(a, i, k + 1));
+                for s in 0..cols {
+                    dst[p * W + s] = pair(at(b, k, j + s), at(b, k + 1, j + s));
+                }
             }
         }
     }
 }
 
 /// Packs rows `i0..i0 + mc` of `a` over the `k` pairs `p0..p0 + kc` for AMX: for each panel of
-/// [`MR_AMX`] rows, the rows one after another, `kc` words each (`out[panel][r][p]`: a tile loads 16
-/// rows of 16 pairs with a stride of `kc` words), rows past `mc` zero.
+/// `rows_per_panel` rows, the rows one after another, `kc` words each (`out[panel][r][p]`: a tile
+/// loads 16 rows of 16 pairs with a stride of `kc` words), rows past `mc` and pairs past `k` zero.
 ///
 /// # Safety
 /// `a` must be valid for its shape and strides.
-pub unsafe fn pack_a_rows(a: MatRef, i0: usize, mc: usize, p0: usize, kc: usize, out: &mut Vec<u32>) {
-    debug_assert!(kc <= KC);
-    let panels = mc.div_ceil(MR_AMX);
+pub unsafe fn pack_rows(a: MatRef, i0: usize, mc: usize, p0: usize, kc: usize, rows_per_panel: usize, out: &mut Vec<u32>) {
     out.clear();
-    out.resize(panels * MR_AMX * kc, 0);
-    for (r, row) in out.chunks_exact_mut(kc).enumerate().take(mc) {
-        let i = i0 + r;
-        for (p, word) in row.iter_mut().enumerate() {
-            let k = 2 * (p0 + p);
-            *word = pair(at(a, i, k), at(a, i, k + 1));
+    out.resize(mc.div_ceil(rows_per_panel) * rows_per_panel * kc, 0);
+    let len = a.cols.min(2 * (p0 + kc)).saturating_sub(2 * p0);
+    if a.col_stride == 1 {
+        // Rows of a are contiguous.
+        for (r, words) in out.chunks_exact_mut(kc).enumerate().take(mc) {
+            let Some(src) = row(a, i0 + r, 2 * p0, len) else { continue };
+            let (pairs, last) = src.split_at(len / 2 * 2);
+            for (w, xy) in words.iter_mut().zip(pairs.chunks_exact(2)) {
+                *w = pair(xy[0], xy[1]);
+            }
+            if let [x] = last {
+                words[len / 2] = bits(*x);
+            }
         }
-    }
-}
-
-/// Packs columns `j0..j0 + nc` of `b` over the `k` pairs `p0..p0 + kc` into `out`: for each panel
-/// of [`NR`] columns, `kc x NR` words (`out[panel][p][j]`), columns past `nc` zero.
-///
-/// # Safety
-/// `b` must be valid for its shape and strides.
-pub unsafe fn pack_b(b: MatRef, p0: usize, kc: usize, j0: usize, nc: usize, out: &mut Vec<u32>) {
-    debug_assert!(kc <= KC);
-    let panels = nc.div_ceil(NR);
-    out.clear();
-    out.resize(panels * kc * NR, 0);
-    for panel in 0..panels {
-        let dst = &mut out[panel * kc * NR..][..kc * NR];
-        let cols = NR.min(nc - panel * NR);
-        for p in 0..kc {
+    } else if a.row_stride == 1 {
+        // Columns of a are contiguous (a is a transposed matrix): pairs of columns.
+        let t = transposed(a);
+        let rows = mc.min(a.rows - i0);
+        for p in 0..len.div_ceil(2) {
             let k = 2 * (p0 + p);
-            for s in 0..cols {
-                let j = j0 + panel * NR + s;
-                dst[p * NR + s] = pair(at(b, k, j), at(b, k + 1, j));
+            let lo = row(t, k, i0, rows).unwrap_or_default();
+            match row(t, k + 1, i0, rows) {
+                Some(hi) => {
+                    for (r, (&x, &y)) in lo.iter().zip(hi).enumerate() {
+                        out[r * kc + p] = pair(x, y);
+                    }
+                }
+                None => lo.iter().enumerate().for_each(|(r, &x)| out[r * kc + p] = bits(x)),
+            }
+        }
+    } else {
+        for (r, words) in out.chunks_exact_mut(kc).enumerate().take(mc) {
+            for (p, w) in words.iter_mut().enumerate() {
+                let k = 2 * (p0 + p);
+                *w = pair(at(a, i0 + r, k), at(a, i0 + r, k + 1));
             }
         }
     }
@@ -125,29 +200,67 @@ mod tests {
         assert_eq!(bf16_to_f32(to_bf16(-2.5)), -2.5, "exact values stay");
         // The largest float32 rounds past bfloat16's largest (0x7f7f) to infinity.
         assert_eq!(bf16_to_f32(to_bf16(f32::MAX)), f32::INFINITY);
+        assert_eq!(bf16_to_f32(to_bf16(f32::NEG_INFINITY)), f32::NEG_INFINITY);
         assert!(bf16_to_f32(to_bf16(f32::NAN)).is_nan());
+        // A NaN whose payload sits in the dropped bits stays NaN (not infinity).
+        assert!(bf16_to_f32(to_bf16(f32::from_bits(0x7f80_0001))).is_nan());
         assert_eq!(to_bf16(-1e-39), 0x8000, "subnormals flush to signed zero");
         assert_eq!(bf16_to_f32(to_bf16(f32::MIN_POSITIVE)), f32::MIN_POSITIVE, "the smallest normal stays");
     }
 
     #[test]
     fn panels_hold_pairs_of_k_with_zeros_past_the_edges() {
-        // a: 2 x 3, row-major; one panel of MR rows, k pairs (0,1) and (2, pad).
+        // a: 2 x 3, row-major; one panel of W rows, k pairs (0,1) and (2, pad).
+        const W: usize = 12;
         let a = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
-        let view = MatRef { ptr: a.as_ptr(), rows: 2, cols: 3, row_stride: 3, col_stride: 1 };
+        let cols = [1.0f32, 4.0, 2.0, 5.0, 3.0, 6.0];
         let mut out = Vec::new();
-        unsafe { pack_a(view, 0, 2, 0, 2, &mut out) };
-        assert_eq!(out.len(), 2 * MR);
-        assert_eq!(out[0], pair(1.0, 2.0));
-        assert_eq!(out[1], pair(4.0, 5.0));
-        assert_eq!(out[2], 0, "row 2 is past the matrix");
-        assert_eq!(out[MR], pair(3.0, 0.0), "k = 3 is past the matrix");
-        assert_eq!(out[MR + 1], pair(6.0, 0.0));
-        // The same matrix as b (3 x 2), read transposed through its strides.
-        let view = MatRef { ptr: a.as_ptr(), rows: 3, cols: 2, row_stride: 1, col_stride: 3 };
-        unsafe { pack_b(view, 0, 2, 0, 2, &mut out) };
-        assert_eq!(out.len(), 2 * NR);
-        assert_eq!((out[0], out[1], out[2]), (pair(1.0, 2.0), pair(4.0, 5.0), 0));
-        assert_eq!((out[NR], out[NR + 1]), (pair(3.0, 0.0), pair(6.0, 0.0)));
+        for a in [
+            MatRef { ptr: a.as_ptr(), rows: 2, cols: 3, row_stride: 3, col_stride: 1 },
+            MatRef { ptr: cols.as_ptr(), rows: 2, cols: 3, row_stride: 1, col_stride: 2 },
+        ] {
+            unsafe { pack_panels::<W>(transposed(a), 0, 2, 0, 2, &mut out) };
+            assert_eq!(out.len(), 2 * W);
+            assert_eq!(out[0], pair(1.0, 2.0));
+            assert_eq!(out[1], pair(4.0, 5.0));
+            assert_eq!(out[2], 0, "row 2 is past the matrix");
+            assert_eq!(out[W], pair(3.0, 0.0), "k = 3 is past the matrix");
+            assert_eq!(out[W + 1], pair(6.0, 0.0));
+        }
+        // The same matrix as b (3 x 2), read transposed through its strides, and the same values
+        // stored column-major (contiguous rows of b) and through a stride that is neither.
+        let spaced = [1.0f32, 0.0, 4.0, 0.0, 2.0, 0.0, 5.0, 0.0, 3.0, 0.0, 6.0, 0.0];
+        for b in [
+            MatRef { ptr: a.as_ptr(), rows: 3, cols: 2, row_stride: 1, col_stride: 3 },
+            MatRef { ptr: cols.as_ptr(), rows: 3, cols: 2, row_stride: 2, col_stride: 1 },
+            MatRef { ptr: spaced.as_ptr(), rows: 3, cols: 2, row_stride: 4, col_stride: 2 },
+        ] {
+            unsafe { pack_panels::<32>(b, 0, 2, 0, 2, &mut out) };
+            assert_eq!(out.len(), 2 * 32);
+            assert_eq!((out[0], out[1], out[2]), (pair(1.0, 2.0), pair(4.0, 5.0), 0));
+            assert_eq!((out[32], out[33]), (pair(3.0, 0.0), pair(6.0, 0.0)));
+        }
+    }
+
+    #[test]
+    fn rows_hold_pairs_of_k_for_every_stride() {
+        // a: 3 x 5 (k odd), row-major, column-major and spaced; packed from row 1, pairs 1..3 of
+        // a tile padded to 4 pairs, 2 rows per panel.
+        let a: Vec<f32> = (0..15).map(|x| x as f32).collect();
+        let t: Vec<f32> = (0..15).map(|x| ((x % 3) * 5 + x / 3) as f32).collect();
+        let spaced: Vec<f32> = a.iter().flat_map(|&x| [x, -1.0]).collect();
+        let mut out = Vec::new();
+        for m in [
+            MatRef { ptr: a.as_ptr(), rows: 3, cols: 5, row_stride: 5, col_stride: 1 },
+            MatRef { ptr: t.as_ptr(), rows: 3, cols: 5, row_stride: 1, col_stride: 3 },
+            MatRef { ptr: spaced.as_ptr(), rows: 3, cols: 5, row_stride: 10, col_stride: 2 },
+        ] {
+            unsafe { pack_rows(m, 1, 2, 1, 4, 2, &mut out) };
+            // Row 1 is 5..10: pairs (7, 8), (9, pad), then zeros; row 2 is 10..15.
+            assert_eq!(out, [pair(7.0, 8.0), bits(9.0), 0, 0, pair(12.0, 13.0), bits(14.0), 0, 0]);
+            // Rows past the matrix are zero (3 rows asked from row 1 with 2 per panel: 4 rows).
+            unsafe { pack_rows(m, 1, 3, 0, 1, 2, &mut out) };
+            assert_eq!(out, [pair(5.0, 6.0), pair(10.0, 11.0), 0, 0]);
+        }
     }
 }

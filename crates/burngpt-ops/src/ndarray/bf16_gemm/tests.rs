@@ -20,15 +20,20 @@ fn rounded(x: f32) -> f64 {
     f64::from(bf16_to_f32(to_bf16(x)))
 }
 
-/// Checks `c` (row-major `m x n`) against the float64 product of the rounded operands, element by
-/// element within `gamma_k * sum |a'_i b'_i|` (the module's bound; `k u < 1e-3` here).
-fn check(c: &[f32], a: &[f32], a_t: bool, b: &[f32], b_t: bool, m: usize, k: usize, n: usize) {
+/// Checks `c` (row-major `m x n`) against `c0 +` the float64 product of the rounded operands
+/// (`c0`: the output's values before, for `accumulate`; else zeros), element by element within
+/// `gamma_{k+1} (|c0| + sum |a'_i b'_i|)` (the module's bound, with `c0` one more term of the sum;
+/// `k u < 1e-3` here).
+#[allow(clippy::too_many_arguments)]
+fn check_from(c0: Option<&[f32]>, c: &[f32], a: &[f32], a_t: bool, b: &[f32], b_t: bool, m: usize, k: usize, n: usize) {
     let u = 2f64.powi(-24);
-    let gamma = k as f64 * u / (1.0 - k as f64 * u);
+    let terms = (k + usize::from(c0.is_some())) as f64;
+    let gamma = terms * u / (1.0 - terms * u);
     let mut worst = 0f64;
     for i in 0..m {
         for j in 0..n {
-            let (mut exact, mut magnitude) = (0f64, 0f64);
+            let start = c0.map_or(0.0, |c0| f64::from(c0[i * n + j]));
+            let (mut exact, mut magnitude) = (start, start.abs());
             for p in 0..k {
                 let x = rounded(if a_t { a[p * m + i] } else { a[i * k + p] });
                 let y = rounded(if b_t { b[j * k + p] } else { b[p * n + j] });
@@ -44,16 +49,51 @@ fn check(c: &[f32], a: &[f32], a_t: bool, b: &[f32], b_t: bool, m: usize, k: usi
     assert!(worst > 1e-4, "largest error / bound = {worst}");
 }
 
+#[allow(clippy::too_many_arguments)]
+fn check(c: &[f32], a: &[f32], a_t: bool, b: &[f32], b_t: bool, m: usize, k: usize, n: usize) {
+    check_from(None, c, a, a_t, b, b_t, m, k, n);
+}
+
+/// `a b` with `kernel` (row-major slices, each read transposed when asked), on rayon's threads.
+#[allow(clippy::too_many_arguments)]
+fn product(kernel: Kernel, a: &[f32], a_t: bool, b: &[f32], b_t: bool, m: usize, k: usize, n: usize) -> Vec<f32> {
+    let mut c = vec![f32::NAN; m * n];
+    let (ars, acs) = if a_t { (1, m as isize) } else { (k as isize, 1) };
+    let (brs, bcs) = if b_t { (1, k as isize) } else { (n as isize, 1) };
+    let a = MatRef { ptr: a.as_ptr(), rows: m, cols: k, row_stride: ars, col_stride: acs };
+    let b = MatRef { ptr: b.as_ptr(), rows: k, cols: n, row_stride: brs, col_stride: bcs };
+    let out = MatMut { ptr: c.as_mut_ptr(), rows: m, cols: n, row_stride: n as isize, col_stride: 1 };
+    unsafe { gemm_bf16_with(a, b, out, false, true, kernel) };
+    c
+}
+
+/// The kernels this CPU runs (the float32 path always; the others where the CPU has them).
+fn kernels() -> Vec<Kernel> {
+    let mut here = Vec::new();
+    for kernel in [Kernel::Portable, Kernel::Avx512, Kernel::Amx] {
+        if kernel.runs_here() {
+            here.push(kernel);
+        } else {
+            eprintln!("this CPU cannot run {kernel:?}");
+        }
+    }
+    here
+}
+
 #[test]
 fn products_match_float64_sums_of_the_rounded_operands_for_every_transpose() {
-    // 37 rows: three tiles and a 1-row edge; k = 301: odd, two KC blocks; n = 70: two NR panels and
-    // an edge of 6.
-    let (m, k, n) = (37, 301, 70);
+    // 37 rows: three tiles of 12 and a 1-row edge, one AMX panel and an edge of 5; k = 801: odd,
+    // 401 pairs, four KC blocks and two KC_AMX blocks (the second padded to 16 pairs); n = 70: two
+    // NR panels and an edge of 6.
+    let (m, k, n) = (37, 801, 70);
+    const { assert!(KC < 401 && 401 < 2 * KC_AMX && KC_AMX < 401) };
     let a = values(m * k, 1);
     let b = values(k * n, 2);
-    for (a_t, b_t) in [(false, false), (true, false), (false, true), (true, true)] {
-        let c = gemm_bf16_slices(&a, a_t, &b, b_t, m, k, n);
-        check(&c, &a, a_t, &b, b_t, m, k, n);
+    for kernel in kernels() {
+        for (a_t, b_t) in [(false, false), (true, false), (false, true), (true, true)] {
+            let c = product(kernel, &a, a_t, &b, b_t, m, k, n);
+            check(&c, &a, a_t, &b, b_t, m, k, n);
+        }
     }
 }
 
@@ -63,7 +103,7 @@ fn blocks_of_rows_and_columns_and_threads_do_not_change_the_result() {
     let (m, k, n) = (200, 259, 4200);
     let a = values(m * k, 3);
     let b = values(k * n, 4);
-    let c = gemm_bf16_slices(&a, false, &b, true, m, k, n);
+    let c = product(Kernel::best(), &a, false, &b, true, m, k, n);
     check(&c, &a, false, &b, true, m, k, n);
     let mut serial = vec![0f32; m * n];
     let view = |p: &[f32], rows, cols, rs, cs| MatRef { ptr: p.as_ptr(), rows, cols, row_stride: rs, col_stride: cs };
@@ -77,15 +117,13 @@ fn accumulate_adds_to_the_output() {
     let (m, k, n) = (13, 20, 33);
     let a = values(m * k, 5);
     let b = values(k * n, 6);
-    let product = gemm_bf16_slices(&a, false, &b, false, m, k, n);
-    let mut c = values(m * n, 7);
-    let before = c.clone();
+    let before = values(m * n, 7);
     let view = |p: &[f32], rows, cols| MatRef { ptr: p.as_ptr(), rows, cols, row_stride: cols as isize, col_stride: 1 };
-    let out = MatMut { ptr: c.as_mut_ptr(), rows: m, cols: n, row_stride: n as isize, col_stride: 1 };
-    unsafe { gemm_bf16(view(&a, m, k), view(&b, k, n), out, true, true) };
-    // One k block: the tile is computed, then added once to c, so c = before + product exactly.
-    for i in 0..m * n {
-        assert_eq!(c[i], before[i] + product[i], "element {i}");
+    for kernel in kernels() {
+        let mut c = before.clone();
+        let out = MatMut { ptr: c.as_mut_ptr(), rows: m, cols: n, row_stride: n as isize, col_stride: 1 };
+        unsafe { gemm_bf16_with(view(&a, m, k), view(&b, k, n), out, true, true, kernel) };
+        check_from(Some(&before), &c, &a, false, &b, false, m, k, n);
     }
 }
 
