@@ -41,9 +41,9 @@ pub const NR: usize = 32;
 /// `k` pairs per block: a packed `NR`-column panel of B (16 KiB) stays in the L1 cache.
 pub const KC: usize = 128;
 /// `k` pairs per block with AMX (a multiple of its tiles' 16): C's tiles are loaded and stored
-/// once per block, so long blocks keep that traffic small; a 32-column panel of B (48 KiB) and a
+/// once per block, so long blocks keep that traffic small; a 32-column panel of B (64 KiB) and a
 /// 32-row panel of A stream from the L2 cache.
-pub const KC_AMX: usize = 384;
+pub const KC_AMX: usize = 512;
 /// Rows per block of A (a multiple of both kernels' panels, 12 and 32 rows): a packed block
 /// (96 KiB) stays in the L2 cache.
 pub const MC: usize = 192;

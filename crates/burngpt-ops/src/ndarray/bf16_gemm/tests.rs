@@ -82,11 +82,11 @@ fn kernels() -> Vec<Kernel> {
 
 #[test]
 fn products_match_float64_sums_of_the_rounded_operands_for_every_transpose() {
-    // 37 rows: three tiles of 12 and a 1-row edge, one AMX panel and an edge of 5; k = 801: odd,
-    // 401 pairs, four KC blocks and two KC_AMX blocks (the second padded to 16 pairs); n = 70: two
+    // 37 rows: three tiles of 12 and a 1-row edge, one AMX panel and an edge of 5; k = 1201: odd,
+    // 601 pairs, five KC blocks and two KC_AMX blocks (the second padded to 16 pairs); n = 70: two
     // NR panels and an edge of 6.
-    let (m, k, n) = (37, 801, 70);
-    const { assert!(KC < 401 && 401 < 2 * KC_AMX && KC_AMX < 401) };
+    let (m, k, n) = (37, 1201, 70);
+    const { assert!(KC < 601 && 601 < 2 * KC_AMX && KC_AMX < 601) };
     let a = values(m * k, 1);
     let b = values(k * n, 2);
     for kernel in kernels() {
