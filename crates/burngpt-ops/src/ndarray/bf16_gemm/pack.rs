@@ -75,6 +75,31 @@ unsafe fn row<'a>(m: MatRef, i: usize, j: usize, len: usize) -> Option<&'a [f32]
     (i < m.rows).then(|| std::slice::from_raw_parts(m.ptr.offset(i as isize * m.row_stride + j as isize), len))
 }
 
+/// Side of the square blocks in which operands stored across the packed direction are transposed.
+const BLOCK: usize = 16;
+
+/// `words[q] = pair(xs[2q], xs[2q + 1])` (the last one alone when `xs` is odd).
+#[inline(always)]
+fn words_of_pairs(xs: &[f32], words: &mut [u32; BLOCK]) {
+    let (pairs, last) = xs.split_at(xs.len() / 2 * 2);
+    for (w, xy) in words.iter_mut().zip(pairs.chunks_exact(2)) {
+        *w = pair(xy[0], xy[1]);
+    }
+    if let [x] = last {
+        words[xs.len() / 2] = bits(*x);
+    }
+}
+
+/// `out[c * stride + r] = block[r][c]` for `r < rows`, `c < cols`.
+#[inline(always)]
+fn write_transposed(block: &[[u32; BLOCK]; BLOCK], out: &mut [u32], stride: usize, rows: usize, cols: usize) {
+    for c in 0..cols {
+        for (r, words) in block.iter().enumerate().take(rows) {
+            out[c * stride + r] = words[c];
+        }
+    }
+}
+
 /// Packs columns `j0..j0 + nc` of `b` (`k x n`) over the `k` pairs `p0..p0 + kc` into `out`: for
 /// each panel of `W` columns, `kc x W` words (`out[panel][p][s]`), columns past `nc` zero. B's
 /// panels for both kernels (`W` = [`NR`](super::NR)) and, given A transposed, the AVX-512 kernel's
@@ -113,17 +138,18 @@ pub unsafe fn pack_panels_into<const W: usize>(b: MatRef, p0: usize, kc: usize, 
                 }
             }
         } else if b.row_stride == 1 {
-            // Columns of b are contiguous (b is a transposed matrix): each column's pairs.
+            // Columns of b are contiguous (b is a transposed matrix): the pairs of 16 columns by
+            // 16 pairs at a time, then written transposed.
             let t = transposed(b);
-            for s in 0..cols {
-                let len = k_end.saturating_sub(2 * p0);
-                let Some(col) = row(t, j + s, 2 * p0, len) else { continue };
-                let (pairs, last) = col.split_at(len / 2 * 2);
-                for (p, xy) in pairs.chunks_exact(2).enumerate() {
-                    dst[p * W + s] = pair(xy[0], xy[1]);
-                }
-                if let [x] = last {
-                    dst[len / 2 * W + s] = bits(*x);
+            let len = k_end.saturating_sub(2 * p0);
+            for s0 in (0..cols).step_by(BLOCK) {
+                for q0 in (0..len.div_ceil(2)).step_by(BLOCK) {
+                    let n = (len - 2 * q0).min(2 * BLOCK);
+                    let mut block = [[0u32; BLOCK]; BLOCK];
+                    for (s, words) in block.iter_mut().enumerate().take(cols - s0) {
+                        words_of_pairs(row(t, j + s0 + s, 2 * (p0 + q0), n).unwrap_or_default(), words);
+                    }
+                    write_transposed(&block, &mut dst[q0 * W + s0..], W, (cols - s0).min(BLOCK), n.div_ceil(2));
                 }
             }
         } else {
@@ -160,19 +186,23 @@ pub unsafe fn pack_rows(a: MatRef, i0: usize, mc: usize, p0: usize, kc: usize, r
             }
         }
     } else if a.row_stride == 1 {
-        // Columns of a are contiguous (a is a transposed matrix): pairs of columns.
+        // Columns of a are contiguous (a is a transposed matrix): 16 pairs of columns by 16 rows
+        // at a time, then written transposed.
         let t = transposed(a);
         let rows = mc.min(a.rows - i0);
-        for p in 0..len.div_ceil(2) {
-            let k = 2 * (p0 + p);
-            let lo = row(t, k, i0, rows).unwrap_or_default();
-            match row(t, k + 1, i0, rows) {
-                Some(hi) => {
-                    for (r, (&x, &y)) in lo.iter().zip(hi).enumerate() {
-                        out[r * kc + p] = pair(x, y);
+        for r0 in (0..rows).step_by(BLOCK) {
+            let rn = (rows - r0).min(BLOCK);
+            for q0 in (0..len.div_ceil(2)).step_by(BLOCK) {
+                let mut block = [[0u32; BLOCK]; BLOCK];
+                for (q, words) in block.iter_mut().enumerate().take(len.div_ceil(2) - q0) {
+                    let k = 2 * (p0 + q0 + q);
+                    let lo = row(t, k, i0 + r0, rn).unwrap_or_default();
+                    match row(t, k + 1, i0 + r0, rn) {
+                        Some(hi) => words.iter_mut().zip(lo.iter().zip(hi)).for_each(|(w, (&x, &y))| *w = pair(x, y)),
+                        None => words.iter_mut().zip(lo).for_each(|(w, &x)| *w = bits(x)),
                     }
                 }
-                None => lo.iter().enumerate().for_each(|(r, &x)| out[r * kc + p] = bits(x)),
+                write_transposed(&block, &mut out[r0 * kc + q0..], kc, (len.div_ceil(2) - q0).min(BLOCK), rn);
             }
         }
     } else {
