@@ -27,6 +27,13 @@
 #
 #   SHAPES=gpt2_124m ROUNDS=2 bench/compare.sh /path/to/venv/bin/python
 #
+# PRECISION=bf16 runs ours with `--set training.precision=bf16` and PyTorch with `--dtype bfloat16
+# --bf16-mode autocast` (eager autocast, float32 master weights: the same split), and, unless BIN2
+# is given, each round also runs ours in float32, so the table has burngpt's own float32 beside
+# its bfloat16 (README "Precision"):
+#
+#   PRECISION=bf16 SHAPES="gpt2_124m small" ROUNDS=3 bench/compare.sh /path/to/venv/bin/python
+#
 # STEPS and WARMUP, when set, override every shape's own. Peak memory is each training process's
 # maximum resident set size.
 # Every run's output is kept in $OUT (default artifacts/bench). TORCH_GPT overrides the PyTorch script.
@@ -52,6 +59,14 @@ ROUNDS="${ROUNDS:-3}"
 SHAPES="${SHAPES:-small char}"
 TORCH="${TORCH_GPT:-bench/torch_gpt.py}"
 OUT="${OUT:-artifacts/bench}"
+PRECISION="${PRECISION:-fp32}"
+case "$PRECISION" in
+  fp32) OURS_PRECISION=(); TORCH_PRECISION=(); SECOND="" ;;
+  bf16) OURS_PRECISION=(--set training.precision=bf16); TORCH_PRECISION=(--dtype bfloat16 --bf16-mode autocast)
+        SECOND="fp32" ;;
+  *) echo "PRECISION must be fp32 or bf16, not: $PRECISION" >&2; exit 1 ;;
+esac
+[ -z "$BIN2" ] || SECOND="BIN2"
 mkdir -p "$OUT"
 export RAYON_NUM_THREADS="$THREADS" OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS"
 
@@ -92,7 +107,7 @@ ours() {
     --new-tokens "$new_tokens"
 }
 
-echo "BIN = $BIN${BIN2:+, BIN2 = $BIN2}"
+echo "BIN = $BIN${BIN2:+, BIN2 = $BIN2}, PRECISION = $PRECISION"
 for shape in "${selected[@]}"; do
   IFS='|' read -r name config extra flags steps warmup new_tokens <<< "$shape"
   steps="${STEPS:-$steps}"
@@ -100,23 +115,27 @@ for shape in "${selected[@]}"; do
   echo "== $name: $config $extra vs torch_gpt.py $flags ($THREADS threads, $steps steps after $warmup)"
   for round in $(seq "$ROUNDS"); do
     # shellcheck disable=SC2086
-    ours "ours_${name}_$round" "$BIN" "$config" $extra
+    ours "ours_${name}_$round" "$BIN" "$config" $extra "${OURS_PRECISION[@]}"
     if [ -n "$BIN2" ]; then
       # shellcheck disable=SC2086
-      ours "ours2_${name}_$round" "$BIN2" "$config" $extra
+      ours "ours2_${name}_$round" "$BIN2" "$config" $extra "${OURS_PRECISION[@]}"
+    elif [ -n "$SECOND" ]; then
+      # shellcheck disable=SC2086
+      ours "ours2_${name}_$round" "$BIN" "$config" $extra
     fi
     # shellcheck disable=SC2086
     measure "torch_train_${name}_$round" "$PY" "$TORCH" $flags --steps "$steps" --warmup-steps "$warmup" \
-      --threads "$THREADS" --attn sdpa
+      --threads "$THREADS" --attn sdpa "${TORCH_PRECISION[@]}"
   done
   # shellcheck disable=SC2086
   measure "torch_gen_$name" "$PY" "$TORCH" $flags --mode generate --new-tokens "$new_tokens" \
-    --threads "$THREADS" --attn sdpa
+    --threads "$THREADS" --attn sdpa "${TORCH_PRECISION[@]}"
 
-  python3 - "$OUT" "$name" "$ROUNDS" "${BIN2:+2}" <<'PYEOF'
+  python3 - "$OUT" "$name" "$ROUNDS" "$SECOND" "$PRECISION" <<'PYEOF'
 import json, statistics, sys
 
-out, name, rounds, two = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "2"
+out, name, rounds, second, precision = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+two = second != ""
 
 def load(tag):
     """The last JSON line a run printed, and its peak RSS in MiB."""
@@ -139,7 +158,12 @@ def ours_column(rs):
         max(r for _, r in rs),
     ]
 
-sides = {"BIN": runs("ours"), "BIN2": runs("ours2")} if two else {"burngpt": runs("ours")}
+if second == "fp32":
+    sides = {f"burngpt {precision}": runs("ours"), "burngpt fp32": runs("ours2")}
+elif two:
+    sides = {"BIN": runs("ours"), "BIN2": runs("ours2")}
+else:
+    sides = {"burngpt": runs("ours")}
 torch_train = runs("torch_train")
 torch_gen, _ = load(f"torch_gen_{name}")
 torch_column = [
@@ -166,16 +190,21 @@ print("rounds, train ms/step: " + " | ".join(
 
 ratio_heads = [f"{side}/PT" for side in sides] if two else ["ratio"]
 print(f"{'':32}" + "".join(f" {side:>12}" for side in sides) + f" {'PyTorch':>12}"
-      + "".join(f" {h:>8}" for h in ratio_heads))
+      + "".join(f" {h:>{max(8, len(h))}}" for h in ratio_heads))
+widths = [max(8, len(h)) for h in (ratio_heads * len(sides))[:len(sides)]]
 for i, label in enumerate(labels):
     ours_values = [columns[side][i] for side in sides]
     print(f"{label:32}" + "".join(f" {v:12.1f}" for v in ours_values) + f" {torch_column[i]:12.1f}"
-          + "".join(f" {v / torch_column[i]:7.2f}x" for v in ours_values))
+          + "".join(f" {v / torch_column[i]:{w - 1}.2f}x" for v, w in zip(ours_values, widths)))
 for side, rs in sides.items():
     o = rs[0][0]
     print(f"({side}: train {o['backend']}, {o['threads']} threads, {o['train']['gflops']:.1f} GFLOP/s; "
           f"generate {o['generate'].get('backend', '?')})")
 t = torch_train[0][0]
-print(f"(PyTorch {t.get('torch')}, {t.get('threads')} threads, attn {t.get('attn')})")
+print(f"(PyTorch {t.get('torch')}, {t.get('threads')} threads, attn {t.get('attn')}, {t.get('dtype')}"
+      f"{' ' + t['bf16_mode'] if t.get('bf16_mode') else ''})")
+if second == "fp32":
+    low, full = (columns[side][0] for side in sides)
+    print(f"burngpt {precision} / burngpt fp32, train tokens/s: {low / full:.2f}x")
 PYEOF
 done

@@ -56,3 +56,23 @@ fn a_float32_checkpoint_resumes_in_bf16() {
     let saved = std::fs::read_to_string(run.join("config.toml")).expect("config.toml");
     assert!(saved.contains("precision = \"bf16\""), "the run records the precision it continued in:\n{saved}");
 }
+
+/// A GPU backend whose device has no bfloat16 (lavapipe, on CI's wgpu build) refuses a bf16 run
+/// before training, naming the key and the way out; the CPU backends (host memory) always train it.
+#[test]
+fn bf16_is_refused_by_name_where_the_device_has_no_bfloat16() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut run = args(dir.path(), "run", "bf16");
+    run.extend(["--max-steps".to_string(), "1".to_string()]);
+    let out = burngpt(&strs(&run));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if cfg!(feature = "wgpu") && !out.status.success() {
+        assert!(
+            stderr.contains("training.precision = \"bf16\"") && stderr.contains("use training.precision = \"fp32\""),
+            "the refusal names the key and the way out:\n{stderr}"
+        );
+        assert!(!dir.path().join("run").join("checkpoints").exists(), "nothing trained");
+    } else {
+        assert!(out.status.success(), "{stderr}");
+    }
+}

@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use burngpt_ops::bf16_gemm::{gemm_bf16, has_avx512_bf16, MatMut, MatRef};
+use burngpt_ops::bf16_gemm::{gemm_bf16, Kernel, MatMut, MatRef};
 
 fn values(n: usize) -> Vec<f32> {
     (0..n).map(|i| ((i as f32) * 0.731).sin()).collect()
@@ -26,7 +26,7 @@ fn median(mut t: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    println!("AVX-512 BF16: {}, threads: {}", has_avx512_bf16(), rayon::current_num_threads());
+    println!("kernel: {:?}, threads: {}", Kernel::best(), rayon::current_num_threads());
     // (name, a transposed, b transposed, m, k, n)
     let cases = [
         ("c_fc forward     x W", false, false, 4096, 768, 3072),

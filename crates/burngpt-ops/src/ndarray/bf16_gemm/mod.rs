@@ -3,9 +3,9 @@
 //!
 //! `C = A B` (or `C += A B`) for strided float32 matrices: the operands are rounded to bfloat16
 //! (round to nearest even) while they are packed, two consecutive `k` per 32-bit word, and the
-//! products accumulate in float32. Where the CPU has AVX-512 BF16 (`vdpbf16ps`: 32 products per
-//! instruction, twice float32 FMA's) the micro-kernel uses it; elsewhere the same packed words go
-//! through float32 arithmetic in the same order and give the same numbers (the products of two
+//! products accumulate in float32. [`Kernel::best`] picks AMX tiles (`tdpbf16ps`), else AVX-512
+//! BF16 (`vdpbf16ps`: 32 products per instruction, twice float32 FMA's), else float32 arithmetic
+//! on the same packed words in the same order as `vdpbf16ps`, with its numbers (the products of two
 //! bfloat16 values are exact in float32, so `acc + a * b` rounds once, as the instruction does).
 //!
 //! Blocking (BLIS's loops): columns in blocks of [`NC`], `k` in blocks of [`KC`] pairs (B's block
@@ -76,11 +76,6 @@ unsafe impl<P> Sync for Strided<P> {}
 pub type MatRef = Strided<*const f32>;
 /// The output matrix.
 pub type MatMut = Strided<*mut f32>;
-
-/// Whether this CPU runs the AVX-512 BF16 micro-kernel (checked once).
-pub fn has_avx512_bf16() -> bool {
-    kernel::has_avx512_bf16()
-}
 
 /// Which micro-kernel computes the tiles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -42,13 +42,6 @@ fn pair(lo: f32, hi: f32) -> u32 {
     bits(lo) | (bits(hi) << 16)
 }
 
-/// `x` rounded to bfloat16, as a float32 (every element of `xs`, vectorised).
-pub fn round_slice(xs: &mut [f32]) {
-    for x in xs {
-        *x = f32::from_bits(bits(*x) << 16);
-    }
-}
-
 /// The matrix read transposed (no copy).
 pub fn transposed(m: MatRef) -> MatRef {
     MatRef { ptr: m.ptr, rows: m.cols, cols: m.rows, row_stride: m.col_stride, col_stride: m.row_stride }
