@@ -63,7 +63,7 @@ fn a_float32_checkpoint_resumes_in_bf16() {
 fn bf16_is_refused_by_name_where_the_device_has_no_bfloat16() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut run = args(dir.path(), "run", "bf16");
-    run.extend(["--max-steps".to_string(), "1".to_string()]);
+    run.extend(["--max-steps".to_string(), "5".to_string()]);
     let out = burngpt(&strs(&run));
     let stderr = String::from_utf8_lossy(&out.stderr);
     if cfg!(feature = "wgpu") && !out.status.success() {

@@ -20,7 +20,10 @@
 //! `[batch, heads, seq_q, val_dim]` view, so the usual `swap_dims(1, 2)` back to
 //! `[batch, seq_q, d_model]` is a view and the reshape after it copies nothing. Query `i` sees key
 //! `j` when `j <= i + seq_k - seq_q` (the fallback's bottom-right alignment); a query that sees no
-//! key gets zero probabilities and a zero output, as in the fallback.
+//! key gets zero probabilities and a zero output, as in the fallback. With `bf16` (float32 arrays)
+//! the products go through the bfloat16 GEMM on 256-row tiles (it packs its operands per product).
+
+use std::any::TypeId;
 
 use burn::tensor::ElementConversion;
 use burn_ndarray::{FloatNdArrayElement, SharedArray};
@@ -29,7 +32,7 @@ use rayon::prelude::*;
 
 use super::fast_math::FastMath;
 use super::softmax::sum8;
-use super::bf16_gemm::round;
+use super::bf16_gemm::{gemm_bf16, MatMut, MatRef};
 use super::{gemm_add_into, gemm_into};
 
 /// Query rows per tile of the forward pass: a tile's products stop at the last key its last row
@@ -39,6 +42,9 @@ const TILE: usize = 32;
 /// Query rows per tile of the backward pass: its `dv` and `dk` products sum over a tile's rows,
 /// and 64 rows keep those products efficient while a tile's scratch stays in the cache.
 const BACKWARD_TILE: usize = 64;
+
+/// Query rows per tile with the bfloat16 GEMM, forward and backward ([`Geometry::tile_rows`]).
+const TILE_BF16: usize = 256;
 
 /// Shapes and options shared by every (batch, head) pair.
 #[derive(Clone, Copy)]
@@ -78,27 +84,34 @@ impl<E: FloatNdArrayElement> Geometry<E> {
         }
     }
 
-    /// `out = lhs rhs` (or `out += lhs rhs` when `accumulate`) on the calling thread. With `bf16`
-    /// the operands hold bfloat16 values already (rounded by the caller): their products are exact
-    /// in float32 and the sums float32, which is what the bfloat16 kernels compute.
+    /// `out = lhs rhs` (or `out += lhs rhs` when `accumulate`) on the calling thread: with `bf16`
+    /// the bfloat16 GEMM (operands rounded as it packs them, float32 sums), else float32 `gemm`.
     fn gemm(&self, lhs: &ArrayView2<E>, rhs: &ArrayView2<E>, out: &mut ArrayViewMut2<E>, accumulate: bool) {
-        if accumulate {
+        if self.bf16 {
+            assert!(TypeId::of::<E>() == TypeId::of::<f32>(), "attention: bfloat16 products on float32 only");
+            let strided = |v: &ArrayView2<E>| MatRef {
+                ptr: v.as_ptr().cast::<f32>(),
+                rows: v.nrows(),
+                cols: v.ncols(),
+                row_stride: v.strides()[0],
+                col_stride: v.strides()[1],
+            };
+            let (rows, cols, strides) = (out.nrows(), out.ncols(), out.strides().to_vec());
+            let c = MatMut { ptr: out.as_mut_ptr().cast::<f32>(), rows, cols, row_stride: strides[0], col_stride: strides[1] };
+            // Safety: `E` is f32 (checked), the views are valid for their shapes and strides, and
+            // `out` is a scratch tile or gradient that overlaps neither input.
+            unsafe { gemm_bf16(strided(lhs), strided(rhs), c, accumulate, false) };
+        } else if accumulate {
             gemm_add_into(lhs, rhs, out);
         } else {
             gemm_into(lhs, rhs, out);
         }
     }
 
-    /// An input as the products read it: rounded to bfloat16 values once per call when `bf16`.
-    fn operand(&self, x: SharedArray<E>) -> SharedArray<E> {
-        if self.bf16 { round::round_array(x) } else { x }
-    }
-
-    /// Rounds a scratch tile to bfloat16 values in place when `bf16`.
-    fn round(&self, tile: &mut ArrayViewMut2<E>) {
-        if self.bf16 {
-            round::round_view(tile);
-        }
+    /// Query rows per tile: the bfloat16 GEMM packs its operands for every product, so its
+    /// tiles are longer and pack the keys and values fewer times.
+    fn tile_rows(&self, float32: usize) -> usize {
+        if self.bf16 { TILE_BF16 } else { float32 }
     }
 
     /// How many keys (a prefix) query `i` sees.
@@ -132,7 +145,6 @@ pub(crate) fn attention_with_stats<E: FloatNdArrayElement + FastMath>(
     bf16: bool,
 ) -> (SharedArray<E>, SharedArray<E>) {
     let g = Geometry { bf16, ..Geometry::new(&q, &k, &v) };
-    let (q, k, v) = (g.operand(q), g.operand(k), g.operand(v));
     let (q, k, v) = (as4(&q), as4(&k), as4(&v));
     // Zero-filled: the rows of queries that see no key stay zero.
     let mut out = ndarray::Array4::<E>::zeros((g.batch, g.seq_q, g.heads, g.val_dim));
@@ -160,8 +172,9 @@ fn forward_pair<E: FloatNdArrayElement + FastMath>(
     mut stats: ArrayViewMut2<E>,
     mut o: ArrayViewMut2<E>,
 ) {
-    let mut scores = Array2::<E>::zeros((TILE, g.seq_k));
-    for (r0, r1, n) in g.row_tiles(TILE) {
+    let tile_rows = g.tile_rows(TILE);
+    let mut scores = Array2::<E>::zeros((tile_rows, g.seq_k));
+    for (r0, r1, n) in g.row_tiles(tile_rows) {
         if n == 0 {
             stats.slice_mut(s![r0..r1, 0]).fill(f32::MIN.elem()); // `o` stays zero
             continue;
@@ -174,7 +187,6 @@ fn forward_pair<E: FloatNdArrayElement + FastMath>(
             stats[[i, 0]] = max;
             stats[[i, 1]] = sum;
         }
-        g.round(&mut tile);
         g.gemm(&tile.view(), &v.slice(s![..n, ..]), &mut o.slice_mut(s![r0..r1, ..]), false);
     }
 }
@@ -228,7 +240,6 @@ pub(crate) fn attention_backward<E: FloatNdArrayElement + FastMath>(
     bf16: bool,
 ) -> (SharedArray<E>, SharedArray<E>, SharedArray<E>) {
     let g = Geometry { bf16, ..Geometry::new(&q, &k, &v) };
-    let (q, k, v, grad) = (g.operand(q), g.operand(k), g.operand(v), g.operand(grad));
     let (q4, k4, v4, m4, do4) = (as4(&q), as4(&k), as4(&v), as4(&stats), as4(&grad));
     let pairs = |x: &ndarray::ArrayView4<E>| {
         let (_, _, rows, cols) = x.dim();
@@ -261,11 +272,10 @@ fn backward_pair<E: FloatNdArrayElement + FastMath>(
     mut dk: ArrayViewMut2<E>,
     mut dv: ArrayViewMut2<E>,
 ) {
-    let mut p_scratch = Array2::<E>::zeros((BACKWARD_TILE, g.seq_k));
-    let mut ds_scratch = Array2::<E>::zeros((BACKWARD_TILE, g.seq_k));
-    // bf16: p rounded for its product with do (the softmax's gradient reads p itself).
-    let mut rounded_scratch = Array2::<E>::zeros(if g.bf16 { (BACKWARD_TILE, g.seq_k) } else { (0, 0) });
-    for (r0, r1, n) in g.row_tiles(BACKWARD_TILE) {
+    let tile_rows = g.tile_rows(BACKWARD_TILE);
+    let mut p_scratch = Array2::<E>::zeros((tile_rows, g.seq_k));
+    let mut ds_scratch = Array2::<E>::zeros((tile_rows, g.seq_k));
+    for (r0, r1, n) in g.row_tiles(tile_rows) {
         if n == 0 {
             continue; // these queries see no key: zero gradients
         }
@@ -277,14 +287,7 @@ fn backward_pair<E: FloatNdArrayElement + FastMath>(
         for i in r0..r1 {
             probabilities_row(row_slice(&mut p, i - r0), g.visible(i), g.scale, stats[[i, 0]], stats[[i, 1]]);
         }
-        if g.bf16 {
-            let mut rounded = rounded_scratch.slice_mut(s![..r1 - r0, ..n]);
-            rounded.assign(&p);
-            g.round(&mut rounded);
-            g.gemm(&rounded.t(), &do_t, &mut dv.slice_mut(s![..n, ..]), true); // dv += p^T do
-        } else {
-            g.gemm(&p.t(), &do_t, &mut dv.slice_mut(s![..n, ..]), true); // dv += p^T do
-        }
+        g.gemm(&p.t(), &do_t, &mut dv.slice_mut(s![..n, ..]), true); // dv += p^T do
         // ds = scale * p * (dp - rowsum(p * dp)), written over dp = do v^T; masked entries zero.
         let mut ds = ds_scratch.slice_mut(s![..r1 - r0, ..n]);
         g.gemm(&do_t, &v_n.t(), &mut ds, false);
@@ -298,7 +301,6 @@ fn backward_pair<E: FloatNdArrayElement + FastMath>(
             }
             unseen.fill(E::zero());
         }
-        g.round(&mut ds);
         g.gemm(&ds.view(), &k_n, &mut dq.slice_mut(rows), false); // dq = ds k
         g.gemm(&ds.t(), &q_t, &mut dk.slice_mut(s![..n, ..]), true); // dk += ds^T q
     }

@@ -152,6 +152,10 @@ where
         v: FloatTensor<Self>,
         bf16: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        // The kernel's bfloat16 products are the float32 GEMM's.
+        if bf16 && !matches!(q, NdArrayTensor::F32(_)) {
+            return reference::causal_attention_with_stats::<Self>(q, k, v, bf16);
+        }
         kernel!((q, k, v) => {
             let (out, stats) = attention::attention_with_stats(q, k, v, bf16);
             (out.into(), stats.into())
@@ -166,6 +170,9 @@ where
         grad: FloatTensor<Self>,
         bf16: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        if bf16 && !matches!(q, NdArrayTensor::F32(_)) {
+            return reference::causal_attention_backward::<Self>(q, k, v, stats, grad, bf16);
+        }
         kernel!((q, k, v, stats, grad) => {
             let (dq, dk, dv) = attention::attention_backward(q, k, v, stats, grad, bf16);
             (dq.into(), dk.into(), dv.into())

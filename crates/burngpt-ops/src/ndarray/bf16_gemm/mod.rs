@@ -27,7 +27,6 @@
 mod amx;
 mod kernel;
 mod pack;
-pub mod round;
 
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use rayon::prelude::*;
