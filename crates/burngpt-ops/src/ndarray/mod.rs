@@ -152,7 +152,7 @@ where
         v: FloatTensor<Self>,
         bf16: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        // The kernel's bfloat16 products are the float32 GEMM's.
+        // The kernel's bfloat16 products take float32 arrays only; others go through the casts.
         if bf16 && !matches!(q, NdArrayTensor::F32(_)) {
             return reference::causal_attention_with_stats::<Self>(q, k, v, bf16);
         }
