@@ -61,6 +61,35 @@ pub fn available() -> Result<Option<u64>> {
     Ok(std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| mem_available(&text)))
 }
 
+/// mimalloc's `purge_delay` in the environment: when set, the user's choice stands.
+pub const PURGE_DELAY_ENV: &str = "MIMALLOC_PURGE_DELAY";
+
+/// mimalloc's `mi_option_purge_delay`: its index in `mi_option_t` (v2 and v3 alike), just before
+/// `use_numa_nodes`; libmimalloc-sys names no constant for it.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = libmimalloc_sys::mi_option_use_numa_nodes - 1;
+
+/// Whether a run estimated at `needed` bytes leaves room for the allocator to keep the memory it
+/// frees: `available` is at least half as much again (what keeping costs at GPT-2 124M is 17% of
+/// the estimate; docs/memory.md). Unknown availability: no.
+pub fn room_to_keep_freed(needed: u128, available: Option<u64>) -> bool {
+    available.is_some_and(|a| u128::from(a).saturating_mul(2) >= needed.saturating_mul(3))
+}
+
+/// Asks mimalloc, the `burngpt` binary's allocator, to keep the memory a training step frees for
+/// the next step (`purge_delay = -1`) instead of returning it to the system after a second
+/// (mimalloc v3's default), unless [`PURGE_DELAY_ENV`] is set; says whether it did. Returned memory
+/// comes back through page faults that clear every page: at GPT-2 124M in bf16 that was a fifth
+/// to a third of a step (docs/performance.md). A program whose global allocator is another one
+/// changes nothing by calling this.
+pub fn keep_freed_memory() -> bool {
+    if std::env::var_os(PURGE_DELAY_ENV).is_some() {
+        return false;
+    }
+    // Safety: sets one of mimalloc's global options, which it reads at each purge.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    true
+}
+
 /// `MemAvailable` of a `/proc/meminfo` text, in bytes (the file gives kB, meaning KiB).
 pub fn mem_available(meminfo: &str) -> Option<u64> {
     let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
@@ -106,6 +135,24 @@ mod tests {
         assert_eq!(human_bytes(1_200_000_000_000), "1.1 TiB");
         // u128::MAX / 2^60 = 2.95e20 EiB: the largest unit keeps growing.
         assert!(human_bytes(u128::MAX).ends_with(" EiB"));
+    }
+
+    #[test]
+    fn freed_memory_is_kept_only_with_half_as_much_again_available() {
+        assert!(room_to_keep_freed(200, Some(300)) && !room_to_keep_freed(200, Some(299)));
+        assert!(!room_to_keep_freed(1, None), "unknown availability keeps nothing");
+        assert!(!room_to_keep_freed(u128::MAX, Some(u64::MAX)));
+    }
+
+    #[test]
+    fn the_purge_delay_index_is_mimallocs_purge_delay() {
+        // mimalloc v3's options.c: `{ 1000, UNINIT, MI_OPTION_LEGACY(purge_delay, reset_delay) }`;
+        // its neighbours default to 1 (eager_commit_delay) and 0 (use_numa_nodes). No unit test
+        // of this binary calls keep_freed_memory.
+        if std::env::var_os(PURGE_DELAY_ENV).is_none() {
+            // Safety: reads one of mimalloc's global options.
+            assert_eq!(unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) }, 1000);
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use burngpt::backend;
 use burngpt::bench::BenchSettings;
 use burngpt::cli::BenchArgs;
 use burngpt::data::TokenizerKind;
-use burngpt::run::{check_shape, memory_line, RunConfig, RunShape};
+use burngpt::run::{check_shape, keep_freed_memory_if_room, memory_line, RunConfig, RunShape};
 
 /// Runs the bench on random tokens and prints its table, then the same report as JSON.
 pub fn run(args: &BenchArgs, device: Option<&str>) -> Result<()> {
@@ -42,6 +42,7 @@ pub fn run(args: &BenchArgs, device: Option<&str>) -> Result<()> {
     };
     let estimate = check_shape(&shape, vocab_name, &memory, 1)?;
     burngpt::outln!("{}", memory_line(&estimate, &memory));
+    keep_freed_memory_if_room(&estimate, &memory, 1);
     let device = backend::device(device)?;
     let sampling_device = backend::sampling_device(&device);
     let label = format!("{} ({device:?})", backend::name());

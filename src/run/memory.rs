@@ -50,6 +50,11 @@
 //! MiB); the whole estimates, 22,005 and 25,339 MiB, pass batch 24 (the largest batch that
 //! docs/measurements.md finds a long run can afford on 24 GiB) and refuse batch 28, which one step
 //! survives but a run, adding the moments' ~950 MiB, would not.
+//!
+//! These peaks were measured with the allocator returning freed memory to the system. Where the
+//! machine has half as much again as the estimate, it now keeps that memory for the next step
+//! ([`crate::host_memory::keep_freed_memory`]): GPT-2 124M's bench peaks at ~6,000 MiB then, not
+//! ~5,100. Runs with less room return it as before, and the table holds for them.
 
 use crate::model::{GeluKind, GptConfig, MlpKind};
 

@@ -7,7 +7,7 @@ use super::config::RunConfig;
 use super::memory::{estimate, MemoryEstimate, RunShape, OVERHEAD_BYTES};
 use super::monitor::group;
 use crate::data::TokenizerKind;
-use crate::host_memory::{human_bytes, MemoryCheck, SKIP_FLAG};
+use crate::host_memory::{human_bytes, keep_freed_memory, room_to_keep_freed, MemoryCheck, SKIP_FLAG};
 
 /// The three parts of an estimate that a size can make large.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +146,15 @@ pub fn check_run_memory(
         logits_in_place: memory.logits_in_place,
     };
     check_shape(&shape, name, memory, ranks_here)
+}
+
+/// Lets the allocator keep the memory a step frees for the next ([`keep_freed_memory`]) when
+/// host memory, shared among `ranks_here` processes on this machine, holds half as much again as
+/// the estimate `e` ([`room_to_keep_freed`]); says whether it does. Tighter runs return freed
+/// memory to the system as before, so the estimate still says what fits.
+pub fn keep_freed_memory_if_room(e: &MemoryEstimate, memory: &MemoryCheck, ranks_here: usize) -> bool {
+    let share = memory.host.map(|a| a / ranks_here.max(1) as u64);
+    room_to_keep_freed(e.total(), share) && keep_freed_memory()
 }
 
 /// The start-up line: `Memory: ~193.8 MiB estimated (parameters and AdamW 16.0 MiB, ...), 21.9 GiB

@@ -22,7 +22,7 @@ mod validation;
 
 pub use config::RunConfig;
 pub use memory::RunShape;
-pub use memory_check::{check_shape, memory_line};
+pub use memory_check::{check_shape, keep_freed_memory_if_room, memory_line};
 pub use setup::Start;
 pub use stop::StopHandle;
 pub use summary::TrainSummary;

@@ -6,7 +6,7 @@ use burn::module::Module;
 use burngpt_ops::FusedAutodiffBackend;
 
 use super::config::RunConfig;
-use super::memory_check::{check_run_memory, memory_line};
+use super::memory_check::{check_run_memory, keep_freed_memory_if_room, memory_line};
 use super::monitor::{group, Monitor};
 use super::samples::Samples;
 use super::validation::validation_batches;
@@ -130,6 +130,7 @@ impl<B: FusedAutodiffBackend> Run<B> {
         crate::outln!("Vocabulary size: {vocab_size}");
         let estimate = check_run_memory(config, Some(vocab_size), ranks, memory)?;
         crate::outln!("{}", memory_line(&estimate, memory));
+        keep_freed_memory_if_room(&estimate, memory, ranks.1);
         if leader {
             config.save(run)?;
         }
