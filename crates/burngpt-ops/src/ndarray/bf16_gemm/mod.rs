@@ -25,13 +25,14 @@
 //! rounded operands.
 
 mod amx;
+mod convert;
 mod kernel;
 mod pack;
 
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use rayon::prelude::*;
 
-pub use pack::{bf16_to_f32, to_bf16};
+pub use convert::{bf16_to_f32, to_bf16};
 
 /// Rows of the micro-kernel's tile.
 pub const MR: usize = 12;

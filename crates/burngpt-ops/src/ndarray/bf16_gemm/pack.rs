@@ -1,46 +1,14 @@
-//! Rounding to bfloat16 and packing the operands as the micro-kernels read them: two consecutive
-//! `k` of one row of A (or one column of B) in a 32-bit word, the even `k` in the low half (as
+//! Packing the operands as the micro-kernels read them: two consecutive `k` of one row of A (or
+//! one column of B) rounded to bfloat16 in a 32-bit word, the even `k` in the low half (as
 //! `vdpbf16ps` and `tdpbf16ps` pair them), zeros past the matrix's edge.
 //!
 //! Packing reads every operand element once per block and costs about as much as a block's
-//! products on AMX, so each layout has a loop for the operand's contiguous direction that the
-//! compiler vectorises (branch-free rounding, slices of known length); other strides take the
-//! element-by-element loop.
+//! products on AMX, so each layout has a loop for the operand's contiguous direction that converts
+//! whole rows ([`words_of_row`], [`words_of_two_rows`]: `vcvtne2ps2bf16` where the CPU has it);
+//! other strides take the element-by-element loop.
 
+use super::convert::{bits, pair, words_of_row, words_of_two_rows};
 use super::MatRef;
-
-/// `x` rounded to the nearest bfloat16 (ties to even), as its 16 bits. NaN stays NaN (quiet);
-/// a value that rounds past the largest bfloat16 becomes infinity; subnormal results become zero
-/// of the same sign (`vdpbf16ps` reads subnormal inputs as zero, so the kernels agree).
-pub fn to_bf16(x: f32) -> u16 {
-    bits(x) as u16
-}
-
-/// [`to_bf16`] in the low half of a word, without branches (so that loops of it vectorise).
-#[inline(always)]
-fn bits(x: f32) -> u32 {
-    let bits = x.to_bits();
-    // Round to nearest even on the 16 bits dropped: add 0x7fff plus the lowest kept bit.
-    let rounded = bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) >> 16;
-    let flushed = if rounded & 0x7f80 == 0 { rounded & 0x8000 } else { rounded };
-    let nan = (bits & 0x7fff_ffff) > 0x7f80_0000;
-    if nan {
-        (bits >> 16) | 0x0040
-    } else {
-        flushed
-    }
-}
-
-/// The float32 value of a bfloat16 (exact).
-pub fn bf16_to_f32(h: u16) -> f32 {
-    f32::from_bits(u32::from(h) << 16)
-}
-
-/// Two bfloat16 in one word: `lo` in bits 0-15, `hi` in 16-31.
-#[inline(always)]
-fn pair(lo: f32, hi: f32) -> u32 {
-    bits(lo) | (bits(hi) << 16)
-}
 
 /// The matrix read transposed (no copy).
 pub fn transposed(m: MatRef) -> MatRef {
@@ -74,13 +42,7 @@ const BLOCK: usize = 16;
 /// `words[q] = pair(xs[2q], xs[2q + 1])` (the last one alone when `xs` is odd).
 #[inline(always)]
 fn words_of_pairs(xs: &[f32], words: &mut [u32; BLOCK]) {
-    let (pairs, last) = xs.split_at(xs.len() / 2 * 2);
-    for (w, xy) in words.iter_mut().zip(pairs.chunks_exact(2)) {
-        *w = pair(xy[0], xy[1]);
-    }
-    if let [x] = last {
-        words[xs.len() / 2] = bits(*x);
-    }
+    words_of_row(xs, &mut words[..xs.len().div_ceil(2)]);
 }
 
 /// `out[c * stride + r] = block[r][c]` for `r < rows`, `c < cols`.
@@ -121,11 +83,7 @@ pub unsafe fn pack_panels_into<const W: usize>(b: MatRef, p0: usize, kc: usize, 
                 let k = 2 * (p0 + p);
                 let (lo, hi) = (row(b, k, j, cols), row(b, k + 1, j, cols));
                 match (lo, hi) {
-                    (Some(lo), Some(hi)) => {
-                        for ((w, &x), &y) in words.iter_mut().zip(lo).zip(hi) {
-                            *w = pair(x, y);
-                        }
-                    }
+                    (Some(lo), Some(hi)) => words_of_two_rows(lo, hi, &mut words[..cols]),
                     (Some(lo), None) => words.iter_mut().zip(lo).for_each(|(w, &x)| *w = bits(x)),
                     _ => {}
                 }
@@ -170,13 +128,7 @@ pub unsafe fn pack_rows(a: MatRef, i0: usize, mc: usize, p0: usize, kc: usize, r
         // Rows of a are contiguous.
         for (r, words) in out.chunks_exact_mut(kc).enumerate().take(mc) {
             let Some(src) = row(a, i0 + r, 2 * p0, len) else { continue };
-            let (pairs, last) = src.split_at(len / 2 * 2);
-            for (w, xy) in words.iter_mut().zip(pairs.chunks_exact(2)) {
-                *w = pair(xy[0], xy[1]);
-            }
-            if let [x] = last {
-                words[len / 2] = bits(*x);
-            }
+            words_of_row(src, &mut words[..len.div_ceil(2)]);
         }
     } else if a.row_stride == 1 {
         // Columns of a are contiguous (a is a transposed matrix): 16 pairs of columns by 16 rows
@@ -211,25 +163,6 @@ pub unsafe fn pack_rows(a: MatRef, i0: usize, mc: usize, p0: usize, kc: usize, r
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rounding_is_to_nearest_even() {
-        // 1 + 2^-8 is halfway between the bfloat16 values 1 and 1 + 2^-7: ties go to the even one (1).
-        assert_eq!(to_bf16(1.0 + 2f32.powi(-8)), 0x3f80);
-        // 1 + 3 * 2^-8 is halfway between 1 + 2^-7 (odd last bit) and 1 + 2^-6: to 1 + 2^-6.
-        assert_eq!(bf16_to_f32(to_bf16(1.0 + 3.0 * 2f32.powi(-8))), 1.0 + 2f32.powi(-6));
-        // Just above the halfway point rounds up.
-        assert_eq!(bf16_to_f32(to_bf16(1.0 + 2f32.powi(-8) + 2f32.powi(-20))), 1.0 + 2f32.powi(-7));
-        assert_eq!(bf16_to_f32(to_bf16(-2.5)), -2.5, "exact values stay");
-        // The largest float32 rounds past bfloat16's largest (0x7f7f) to infinity.
-        assert_eq!(bf16_to_f32(to_bf16(f32::MAX)), f32::INFINITY);
-        assert_eq!(bf16_to_f32(to_bf16(f32::NEG_INFINITY)), f32::NEG_INFINITY);
-        assert!(bf16_to_f32(to_bf16(f32::NAN)).is_nan());
-        // A NaN whose payload sits in the dropped bits stays NaN (not infinity).
-        assert!(bf16_to_f32(to_bf16(f32::from_bits(0x7f80_0001))).is_nan());
-        assert_eq!(to_bf16(-1e-39), 0x8000, "subnormals flush to signed zero");
-        assert_eq!(bf16_to_f32(to_bf16(f32::MIN_POSITIVE)), f32::MIN_POSITIVE, "the smallest normal stays");
-    }
 
     #[test]
     fn panels_hold_pairs_of_k_with_zeros_past_the_edges() {
