@@ -89,15 +89,9 @@ impl<E: FloatNdArrayElement> Geometry<E> {
     fn gemm(&self, lhs: &ArrayView2<E>, rhs: &ArrayView2<E>, out: &mut ArrayViewMut2<E>, accumulate: bool) {
         if self.bf16 {
             assert!(TypeId::of::<E>() == TypeId::of::<f32>(), "attention: bfloat16 products on float32 only");
-            let strided = |v: &ArrayView2<E>| MatRef {
-                ptr: v.as_ptr().cast::<f32>(),
-                rows: v.nrows(),
-                cols: v.ncols(),
-                row_stride: v.strides()[0],
-                col_stride: v.strides()[1],
-            };
-            let (rows, cols, strides) = (out.nrows(), out.ncols(), out.strides().to_vec());
-            let c = MatMut { ptr: out.as_mut_ptr().cast::<f32>(), rows, cols, row_stride: strides[0], col_stride: strides[1] };
+            let strided = |v: &ArrayView2<E>| MatRef::of(v.as_ptr().cast::<f32>(), v.shape(), v.strides());
+            let (shape, strides) = (out.shape().to_vec(), out.strides().to_vec());
+            let c = MatMut::of(out.as_mut_ptr().cast::<f32>(), &shape, &strides);
             // Safety: `E` is f32 (checked), the views are valid for their shapes and strides, and
             // `out` is a scratch tile or gradient that overlaps neither input.
             unsafe { gemm_bf16(strided(lhs), strided(rhs), c, accumulate, false) };

@@ -67,6 +67,14 @@ pub struct Strided<P> {
     pub col_stride: isize,
 }
 
+impl<P> Strided<P> {
+    /// The matrix at `ptr` with ndarray's `shape` and `strides` (two of each).
+    pub fn of(ptr: P, shape: &[usize], strides: &[isize]) -> Self {
+        assert!(shape.len() == 2 && strides.len() == 2, "a matrix has two dimensions");
+        Self { ptr, rows: shape[0], cols: shape[1], row_stride: strides[0], col_stride: strides[1] }
+    }
+}
+
 // Safety: a `Strided` is a view that the functions here read (inputs) or write by disjoint row
 // blocks (the output) from several threads; `gemm_bf16`'s contract keeps the memory valid.
 unsafe impl<P> Send for Strided<P> {}
@@ -307,16 +315,10 @@ fn product_into(lhs: ArrayViewD<f32>, rhs: ArrayViewD<f32>, mut out: ArrayViewMu
         }
         return;
     }
-    let strided = |v: &ArrayViewD<f32>| MatRef {
-        ptr: v.as_ptr(),
-        rows: v.shape()[0],
-        cols: v.shape()[1],
-        row_stride: v.strides()[0],
-        col_stride: v.strides()[1],
-    };
-    let (a, b) = (strided(&lhs), strided(&rhs));
-    let (rows, cols, strides) = (out.shape()[0], out.shape()[1], out.strides().to_vec());
-    let c = MatMut { ptr: out.as_mut_ptr(), rows, cols, row_stride: strides[0], col_stride: strides[1] };
+    let a = MatRef::of(lhs.as_ptr(), lhs.shape(), lhs.strides());
+    let b = MatRef::of(rhs.as_ptr(), rhs.shape(), rhs.strides());
+    let (shape, strides) = (out.shape().to_vec(), out.strides().to_vec());
+    let c = MatMut::of(out.as_mut_ptr(), &shape, &strides);
     // Safety: the views are valid for their shapes and strides, and `out` is a fresh array that
     // overlaps neither input.
     unsafe { gemm_bf16(a, b, c, false, true) };
