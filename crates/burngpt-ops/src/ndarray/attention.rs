@@ -90,8 +90,7 @@ impl<E: FloatNdArrayElement> Geometry<E> {
         if self.bf16 {
             assert!(TypeId::of::<E>() == TypeId::of::<f32>(), "attention: bfloat16 products on float32 only");
             let strided = |v: &ArrayView2<E>| MatRef::of(v.as_ptr().cast::<f32>(), v.shape(), v.strides());
-            let (shape, strides) = (out.shape().to_vec(), out.strides().to_vec());
-            let c = MatMut::of(out.as_mut_ptr().cast::<f32>(), &shape, &strides);
+            let c = MatMut::of(out.as_mut_ptr().cast::<f32>(), out.shape(), out.strides());
             // Safety: `E` is f32 (checked), the views are valid for their shapes and strides, and
             // `out` is a scratch tile or gradient that overlaps neither input.
             unsafe { gemm_bf16(strided(lhs), strided(rhs), c, accumulate, false) };

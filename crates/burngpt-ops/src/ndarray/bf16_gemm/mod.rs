@@ -317,8 +317,7 @@ fn product_into(lhs: ArrayViewD<f32>, rhs: ArrayViewD<f32>, mut out: ArrayViewMu
     }
     let a = MatRef::of(lhs.as_ptr(), lhs.shape(), lhs.strides());
     let b = MatRef::of(rhs.as_ptr(), rhs.shape(), rhs.strides());
-    let (shape, strides) = (out.shape().to_vec(), out.strides().to_vec());
-    let c = MatMut::of(out.as_mut_ptr(), &shape, &strides);
+    let c = MatMut::of(out.as_mut_ptr(), out.shape(), out.strides());
     // Safety: the views are valid for their shapes and strides, and `out` is a fresh array that
     // overlaps neither input.
     unsafe { gemm_bf16(a, b, c, false, true) };

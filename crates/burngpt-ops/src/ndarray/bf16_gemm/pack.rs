@@ -39,12 +39,6 @@ unsafe fn row<'a>(m: MatRef, i: usize, j: usize, len: usize) -> Option<&'a [f32]
 /// Side of the square blocks in which operands stored across the packed direction are transposed.
 const BLOCK: usize = 16;
 
-/// `words[q] = pair(xs[2q], xs[2q + 1])` (the last one alone when `xs` is odd).
-#[inline(always)]
-fn words_of_pairs(xs: &[f32], words: &mut [u32; BLOCK]) {
-    words_of_row(xs, &mut words[..xs.len().div_ceil(2)]);
-}
-
 /// `out[c * stride + r] = block[r][c]` for `r < rows`, `c < cols`.
 #[inline(always)]
 fn write_transposed(block: &[[u32; BLOCK]; BLOCK], out: &mut [u32], stride: usize, rows: usize, cols: usize) {
@@ -98,7 +92,8 @@ pub unsafe fn pack_panels_into<const W: usize>(b: MatRef, p0: usize, kc: usize, 
                     let n = (len - 2 * q0).min(2 * BLOCK);
                     let mut block = [[0u32; BLOCK]; BLOCK];
                     for (s, words) in block.iter_mut().enumerate().take(cols - s0) {
-                        words_of_pairs(row(t, j + s0 + s, 2 * (p0 + q0), n).unwrap_or_default(), words);
+                        let xs = row(t, j + s0 + s, 2 * (p0 + q0), n).unwrap_or_default();
+                        words_of_row(xs, &mut words[..xs.len().div_ceil(2)]);
                     }
                     write_transposed(&block, &mut dst[q0 * W + s0..], W, (cols - s0).min(BLOCK), n.div_ceil(2));
                 }
@@ -143,7 +138,7 @@ pub unsafe fn pack_rows(a: MatRef, i0: usize, mc: usize, p0: usize, kc: usize, r
                     let k = 2 * (p0 + q0 + q);
                     let lo = row(t, k, i0 + r0, rn).unwrap_or_default();
                     match row(t, k + 1, i0 + r0, rn) {
-                        Some(hi) => words.iter_mut().zip(lo.iter().zip(hi)).for_each(|(w, (&x, &y))| *w = pair(x, y)),
+                        Some(hi) => words_of_two_rows(lo, hi, &mut words[..rn]),
                         None => words.iter_mut().zip(lo).for_each(|(w, &x)| *w = bits(x)),
                     }
                 }
