@@ -37,6 +37,13 @@ impl MemoryCheck {
         Ok(Self { enforce, host: available()?, ..Self::off() })
     }
 
+    /// One process's share when `processes` share this machine: the memory available divided
+    /// among them (at least one).
+    pub fn per_process(&self, processes: usize) -> Self {
+        let share = |bytes: Option<u64>| bytes.map(|a| a / processes.max(1) as u64);
+        Self { host: share(self.host), training: share(self.training), ..*self }
+    }
+
     /// Whether `needed` bytes in host memory must be refused.
     pub fn refuses_host(&self, needed: u128) -> bool {
         self.enforce && self.host.is_some_and(|a| needed > u128::from(a))
@@ -162,5 +169,14 @@ mod tests {
         assert!(!check.refuses_training(u128::MAX), "unknown device memory refuses nothing");
         assert!(!MemoryCheck { enforce: false, ..check }.refuses_host(u128::MAX));
         assert!(!MemoryCheck::off().refuses_host(u128::MAX));
+    }
+
+    #[test]
+    fn a_process_gets_its_share_of_the_machine() {
+        let check = MemoryCheck { enforce: true, host: Some(100), training: Some(30), logits_in_place: true };
+        // 100 / 3 = 33 and 30 / 3 = 10 (whole bytes); no processes counts as one.
+        assert_eq!(check.per_process(3), MemoryCheck { host: Some(33), training: Some(10), ..check });
+        assert_eq!(check.per_process(0), check);
+        assert_eq!(MemoryCheck::off().per_process(4), MemoryCheck::off());
     }
 }

@@ -87,7 +87,7 @@ fn describe(key: SizeKey, shape: &RunShape, vocab_name: &str) -> String {
 /// source in the message.
 pub fn check_shape(shape: &RunShape, vocab_name: &str, memory: &MemoryCheck, ranks_here: usize) -> Result<MemoryEstimate> {
     let e = estimate(shape);
-    let share = MemoryCheck { training: memory.training.map(|a| a / ranks_here.max(1) as u64), ..*memory };
+    let share = memory.per_process(ranks_here);
     if !share.refuses_training(e.total()) {
         return Ok(e);
     }
@@ -153,8 +153,7 @@ pub fn check_run_memory(
 /// the estimate `e` ([`room_to_keep_freed`]); says whether it does. Tighter runs return freed
 /// memory to the system as before, so the estimate still says what fits.
 pub fn keep_freed_memory_if_room(e: &MemoryEstimate, memory: &MemoryCheck, ranks_here: usize) -> bool {
-    let share = memory.host.map(|a| a / ranks_here.max(1) as u64);
-    room_to_keep_freed(e.total(), share) && keep_freed_memory()
+    room_to_keep_freed(e.total(), memory.per_process(ranks_here).host) && keep_freed_memory()
 }
 
 /// The start-up line: `Memory: ~193.8 MiB estimated (parameters and AdamW 16.0 MiB, ...), 21.9 GiB
